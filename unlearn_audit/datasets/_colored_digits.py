@@ -1,0 +1,109 @@
+"""``colored_digits``: scikit-learn's bundled handwritten digits, colourised with a spurious colour attribute."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+import torch
+import torch.nn.functional as F
+
+from ..data import AuditData, GroupDataset, forget_from_groups
+
+__all__ = ["colored_digits", "COLORS"]
+
+#: RGB of the two colours (attribute a = 0: red, a = 1: green).
+COLORS = ((1.0, 0.25, 0.15), (0.15, 0.85, 0.3))
+ATTR_NAMES = ("red", "green")
+
+
+def colored_digits(*, target: Literal["binary", "digit"] = "binary", size: int = 16, majority: float = 0.9,
+                   test_majority: float = 0.5, val_fraction: float = 0.2, test_fraction: float = 0.2,
+                   forget_groups: tuple[tuple[int, int], ...] | None = None, forget_ratio: float = 0.5,
+                   seed: int = 0) -> AuditData:
+    """Colored handwritten digits, a Waterbirds / Colored-MNIST style benchmark that needs no download.
+
+    The 1,797 real 8x8 images of ``sklearn.datasets.load_digits`` are bilinearly upsampled to ``size x size``
+    and colourised: ``x = v * colour(a)`` for grey level ``v`` in [0, 1]. Colour is a **spurious attribute**:
+    in the train split, a fraction ``majority`` of every class carries that class's majority colour
+    (``a = y mod 2``) and the rest the other colour; val and test have the weaker correlation
+    ``test_majority`` (0.5 = colour-balanced, as Waterbirds' test set is group-balanced).
+
+    Target ``"binary"``: ``y = 1[digit >= 5]`` (classes ``"<5"``, ``">=5"``); ``"digit"``: the 10 digits.
+
+    With the defaults (seed 0) the train split has 1,079 samples in groups (y, a) =
+    (0,0): 480, (0,1): 53, (1,0): 55, (1,1): 491 (minority groups are 10% of each class); val and test
+    (359 samples each) are colour-balanced within each class (about 90 per group).
+
+    The default forget request is the group-imbalanced scenario of seed 004: half (``forget_ratio``) of the
+    minority group ``(y=1, a=0)`` (``>=5`` digits in red): 27 of its 55 samples, so the retain set
+    under-represents that group even more (REWEIGHT weight 55/28 = 1.96).
+
+    Args:
+        target: ``"binary"`` or ``"digit"``.
+        size: output side length in pixels (>= 8).
+        majority: train share of the majority colour within each class, in (0.5, 1).
+        test_majority: same for val/test, in [0.5, 1).
+        val_fraction, test_fraction: split sizes.
+        forget_groups: ``(y, a)`` groups to forget from (default ``((1, 0),)``).
+        forget_ratio: fraction of each forget group to forget.
+        seed: fixes splits, colouring and the forget set.
+    """
+    from sklearn.datasets import load_digits
+
+    if target not in ("binary", "digit"):
+        raise ValueError(f"target: expected 'binary' or 'digit', got {target!r}")
+    if not isinstance(size, int) or size < 8:
+        raise ValueError(f"size: expected an int >= 8, got {size!r}")
+    if not 0.5 < majority < 1.0:
+        raise ValueError(f"majority: expected a number in (0.5, 1), got {majority!r}")
+    if not 0.5 <= test_majority < 1.0:
+        raise ValueError(f"test_majority: expected a number in [0.5, 1), got {test_majority!r}")
+    if not (0 < val_fraction < 1 and 0 < test_fraction < 1 and val_fraction + test_fraction < 1):
+        raise ValueError(f"val_fraction, test_fraction: expected positive fractions summing to < 1, got "
+                         f"{val_fraction!r}, {test_fraction!r}")
+    digits = load_digits()
+    grey = torch.tensor(digits.images, dtype=torch.float32) / 16.0
+    grey = F.interpolate(grey[:, None], size=(size, size), mode="bilinear", align_corners=False).clamp(0, 1)
+    digit = torch.tensor(digits.target, dtype=torch.int64)
+    y = (digit >= 5).long() if target == "binary" else digit
+    n_classes = 2 if target == "binary" else 10
+    classes = ("<5", ">=5") if target == "binary" else tuple(str(d) for d in range(10))
+
+    gen = torch.Generator().manual_seed(int(seed))
+    perm = torch.randperm(len(y), generator=gen)
+    n_test = round(test_fraction * len(y))
+    n_val = round(val_fraction * len(y))
+    split_idx = {"test": perm[:n_test], "val": perm[n_test:n_test + n_val], "train": perm[n_test + n_val:]}
+    palette = torch.tensor(COLORS)
+    splits = {}
+    for name, idx in split_idx.items():
+        share = majority if name == "train" else test_majority
+        yy = y[idx]
+        a = _assign_colours(yy, share, gen)
+        x = grey[idx] * palette[a][:, :, None, None]
+        splits[name] = GroupDataset(x, yy, a, classes=classes, attr_names=ATTR_NAMES, mean=(0.5, 0.5, 0.5),
+                                    std=(0.5, 0.5, 0.5), name=f"colored_digits/{name}", n_classes=n_classes,
+                                    n_attrs=2)
+    groups = forget_groups if forget_groups is not None else ((1, 0),)
+    forget_idx = forget_from_groups(splits["train"], groups=groups, ratio=forget_ratio, seed=seed)
+    return AuditData(train=splits["train"], val=splits["val"], test=splits["test"], forget_idx=forget_idx,
+                     dominant_groups=groups)
+
+
+def _assign_colours(y: torch.Tensor, majority: float, gen: torch.Generator) -> torch.Tensor:
+    """Per class, exactly ``round((1 - majority) * n_c)`` samples get the minority colour (vectorised)."""
+    major = y % 2
+    a = major.clone()
+    scores = torch.rand(len(y), generator=gen)
+    # rank samples within their class by a random score; the lowest-ranked minority share flips colour
+    order = torch.argsort(scores)
+    ys = y[order]
+    order = order[torch.argsort(ys, stable=True)]
+    counts = torch.bincount(y)
+    starts = torch.cumsum(counts, 0) - counts
+    rank = torch.empty_like(y)
+    rank[order] = torch.arange(len(y)) - starts[y[order]]
+    n_minor = torch.round((1.0 - majority) * counts.double()).long()
+    flip = rank < n_minor[y]
+    a[flip] = 1 - major[flip]
+    return a

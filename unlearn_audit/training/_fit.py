@@ -1,0 +1,185 @@
+"""``fit``: train a model on a ``GroupDataset`` (ERM, REWEIGHT sampling or GroupDRO)."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import sys
+from typing import Any, Callable
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from .._device import autocast, configure_threads, resolve_device, use_channels_last
+from ..data import GroupDataset
+from ._loop import augment_batch, batch_indices, make_optimizer, make_scheduler, trainable_parameters
+from ._recipe import TrainRecipe
+
+__all__ = ["fit", "progress_bar", "seed_everything"]
+
+
+def seed_everything(seed: int) -> torch.Generator:
+    """Seed torch's global RNG (model init, dropout) and return a CPU generator for data order."""
+    torch.manual_seed(int(seed))
+    return torch.Generator().manual_seed(int(seed))
+
+
+@contextlib.contextmanager
+def progress_bar(description: str, total: int, *, enabled: bool = True):
+    """A rich progress bar when attached to a terminal (and ``enabled``); a no-op callable otherwise."""
+    if not (enabled and sys.stderr.isatty() and not os.environ.get("PYTEST_XDIST_WORKER")):
+        yield lambda n=1: None
+        return
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                  transient=True) as prog:
+        task = prog.add_task(description, total=total)
+        yield lambda n=1: prog.advance(task, n)
+
+
+def _check_weights(sample_weights: Any, n: int) -> torch.Tensor:
+    w = torch.as_tensor(sample_weights, dtype=torch.float64).flatten().cpu()
+    if w.numel() != n:
+        raise ValueError(f"sample_weights: expected {n} weights (one per training sample), got {w.numel()}")
+    if not torch.isfinite(w).all() or (w < 0).any() or w.sum() <= 0:
+        raise ValueError("sample_weights: must be finite, >= 0 and not all zero")
+    return w
+
+
+def fit(model: nn.Module, dataset: GroupDataset | torch.utils.data.Dataset, recipe: TrainRecipe, *,
+        sample_weights: Any = None, group_dro: bool = False, seed: int = 0, device: str | torch.device = "auto",
+        progress: bool = True, on_batch: Callable[[torch.Tensor], None] | None = None) -> nn.Module:
+    """Train ``model`` in place on ``dataset`` with ``recipe`` and return it (left on ``device``, eval mode).
+
+    Objective per batch B: ERM ``mean_{i in B} CE_i``; with ``sample_weights`` the batches are drawn with
+    replacement with ``P(i) proportional to w_i`` (REWEIGHT, spec B1); with ``group_dro`` the online GroupDRO
+    objective of Sagawa et al. (2020): group weights ``q_g <- q_g * exp(eta * L_g)``, renormalised, and loss
+    ``sum_g q_g L_g`` with ``L_g`` the mean CE of group ``g`` in the batch (``eta = recipe.group_dro_step``).
+
+    A ``GroupDataset`` takes the in-memory fast path (tensors on the device, batches by index slicing); any
+    other map-style dataset yielding ``(x, y, a)`` takes a ``DataLoader`` path.
+
+    Args:
+        model: the network; modified in place.
+        dataset: training data.
+        recipe: optimizer, schedule, batch size, etc.
+        sample_weights: optional per-sample sampling weights (>= 0).
+        group_dro: use GroupDRO instead of ERM.
+        seed: seeds model-side randomness and the data order (CPU results are reproducible).
+        device: ``"auto"``, ``"cpu"``, ``"cuda"``...
+        progress: show a rich progress bar when attached to a terminal.
+        on_batch: called with each batch's indices (for tests and audits of what data a step sees).
+
+    Raises:
+        TypeError: ``recipe`` is not a ``TrainRecipe`` or ``model`` not a module.
+        ValueError: bad ``sample_weights`` or device; ``group_dro`` combined with ``sample_weights``.
+    """
+    if not isinstance(recipe, TrainRecipe):
+        raise TypeError(f"recipe: expected a TrainRecipe, got {type(recipe).__name__}")
+    if not isinstance(model, nn.Module):
+        raise TypeError(f"model: expected a torch.nn.Module, got {type(model).__name__}")
+    if group_dro and sample_weights is not None:
+        raise ValueError("group_dro: cannot be combined with sample_weights (GroupDRO sets its own group weights)")
+    dev = resolve_device(device)
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        configure_threads()
+    if not isinstance(dataset, GroupDataset):
+        return _fit_dataloader(model, dataset, recipe, sample_weights=sample_weights, group_dro=group_dro,
+                               seed=seed, device=dev, progress=progress)
+    if len(dataset) == 0:
+        raise ValueError("dataset: is empty")
+    weights = _check_weights(sample_weights, len(dataset)) if sample_weights is not None else None
+    gen = seed_everything(seed)
+    data = dataset.to(dev)
+    channels_last = use_channels_last(model, dev, enabled=recipe.channels_last)
+    model.to(dev)
+    if channels_last:
+        model.to(memory_format=torch.channels_last)
+    opt = make_optimizer(trainable_parameters(model), recipe)
+    steps = -(-len(data) // recipe.batch_size)
+    sched = make_scheduler(opt, recipe, steps)
+    groups = data.groups()
+    q = torch.full((data.n_groups,), 1.0 / data.n_groups, device=dev)
+    model.train()
+    with progress_bar(f"fit {type(model).__name__}", recipe.epochs, enabled=progress) as advance:
+        for _ in range(recipe.epochs):
+            for idx in batch_indices(len(data), recipe.batch_size, generator=gen, weights=weights):
+                if on_batch is not None:
+                    on_batch(idx)
+                idx_d = idx.to(dev)
+                x = augment_batch(data.x[idx_d], recipe.augment, gen)
+                if channels_last:
+                    x = x.contiguous(memory_format=torch.channels_last)
+                with autocast(dev, enabled=recipe.amp):
+                    logits = model(x)
+                losses = F.cross_entropy(logits.float(), data.y[idx_d], reduction="none")
+                if group_dro:
+                    loss, q = _group_dro_loss(losses, groups[idx_d], q, recipe.group_dro_step)
+                else:
+                    loss = losses.mean()
+                opt.zero_grad(set_to_none=True)
+                loss.backward()
+                if recipe.grad_clip is not None:
+                    torch.nn.utils.clip_grad_norm_(model.parameters(), recipe.grad_clip)
+                opt.step()
+                sched.step()
+            advance()
+    return model.eval()
+
+
+def _group_dro_loss(losses: torch.Tensor, groups: torch.Tensor, q: torch.Tensor,
+                    step: float) -> tuple[torch.Tensor, torch.Tensor]:
+    """One online GroupDRO step: per-group mean losses, exponentiated-gradient update of ``q``, weighted loss."""
+    n_groups = q.numel()
+    sums = torch.zeros(n_groups, device=losses.device, dtype=losses.dtype).index_add_(0, groups, losses)
+    counts = torch.bincount(groups, minlength=n_groups).to(losses.dtype)
+    group_loss = sums / counts.clamp_min(1)
+    present = counts > 0
+    q = q * torch.exp(step * group_loss.detach() * present)
+    q = q / q.sum()
+    return (q * group_loss).sum(), q
+
+
+def _fit_dataloader(model: nn.Module, dataset: Any, recipe: TrainRecipe, *, sample_weights: Any, group_dro: bool,
+                    seed: int, device: torch.device, progress: bool) -> nn.Module:
+    """Streaming path for datasets that do not fit in memory: a ``DataLoader`` over ``(x, y, a)`` items."""
+    from torch.utils.data import DataLoader, WeightedRandomSampler
+
+    n = len(dataset)
+    gen = seed_everything(seed)
+    sampler = None
+    if sample_weights is not None:
+        sampler = WeightedRandomSampler(_check_weights(sample_weights, n), n, replacement=True, generator=gen)
+    loader = DataLoader(dataset, batch_size=recipe.batch_size, shuffle=sampler is None, sampler=sampler,
+                        generator=gen)
+    model.to(device)
+    opt = make_optimizer(trainable_parameters(model), recipe)
+    sched = make_scheduler(opt, recipe, len(loader))
+    q: torch.Tensor | None = None
+    model.train()
+    with progress_bar(f"fit {type(model).__name__}", recipe.epochs, enabled=progress) as advance:
+        for _ in range(recipe.epochs):
+            for x, y, a in loader:
+                x, y, a = x.to(device), y.to(device).long(), a.to(device).long()
+                x = augment_batch(x, recipe.augment, gen)
+                with autocast(device, enabled=recipe.amp):
+                    logits = model(x)
+                losses = F.cross_entropy(logits.float(), y, reduction="none")
+                if group_dro:
+                    n_attrs = getattr(dataset, "n_attrs", 2)
+                    n_groups = logits.shape[1] * n_attrs
+                    if q is None:
+                        q = torch.full((n_groups,), 1.0 / n_groups, device=device)
+                    loss, q = _group_dro_loss(losses, a + y * n_attrs, q, recipe.group_dro_step)
+                else:
+                    loss = losses.mean()
+                opt.zero_grad(set_to_none=True)
+                loss.backward()
+                if recipe.grad_clip is not None:
+                    torch.nn.utils.clip_grad_norm_(model.parameters(), recipe.grad_clip)
+                opt.step()
+                sched.step()
+            advance()
+    return model.eval()
