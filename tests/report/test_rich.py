@@ -1,0 +1,105 @@
+"""The rich summary table: content, Δ and status, and readable plain text at width 120."""
+
+from __future__ import annotations
+
+import io
+import re
+
+import pytest
+from rich.console import Console
+
+from unlearn_audit.report import AuditReport, Finding, ModelRecord, Status
+from unlearn_audit.report._rich import COLUMNS, render_table, render_text, summary_rows
+
+from ._make_report import make_report, metrics_dict
+
+ANSI = re.compile(r"\x1b\[")
+
+
+def _plain(renderable, width=120) -> str:
+    buf = io.StringIO()
+    Console(file=buf, width=width, color_system=None).print(renderable)
+    return buf.getvalue()
+
+
+def test_plain_console_at_120_has_no_colour_and_fits(full_report):
+    text = _plain(full_report)  # through AuditReport.__rich__
+    assert not ANSI.search(text)
+    assert max(len(line) for line in text.splitlines()) <= 120
+    for name in full_report.model_names():
+        assert name in text
+    for key in COLUMNS:
+        assert key in text
+    assert "avg" in text and "gap" in text and "checks" in text
+    assert "Unlearning audit: FAIL" in text
+    assert "References: retrain, retrain+reweight" in text and "seeds 0, 1, 2" in text
+
+
+def test_render_text_helper(full_report):
+    text = render_text(full_report, width=120)
+    assert text == _plain(full_report)
+    assert not ANSI.search(text)
+    assert "★ my_unlearn" in text  # the user's method is marked, not only coloured
+    assert "random_label (seed 0) failed: RuntimeError: CUDA error" in text  # failed model with its error
+    assert "FAILED" in text
+    coloured = render_text(full_report, width=120, color=True)
+    assert ANSI.search(coloured)
+
+
+def test_marks_carry_status_without_colour(full_report):
+    text = render_text(full_report)
+    user_block = text[text.index("★ my_unlearn"):].splitlines()[0]
+    assert "✗" in user_block  # FAILs on the user's method are visible in plain text
+    assert "✓" in text and "!" in text
+    assert "✗ 6/6" in user_block
+
+
+def test_cells_mean_std_delta(full_report):
+    rows = {r.name: r for r in summary_rows(full_report)}
+    assert [r.role for r in rows.values()][:3] == ["original", "reference", "reference"]
+    assert list(rows)[-1] == "my_unlearn" and rows["my_unlearn"].is_user
+    cell = rows["my_unlearn"].cells["TA"]
+    mine = [r.values["TA"] for r in full_report.records("my_unlearn")]
+    ref = {r.seed: r.values["TA"] for r in full_report.records("retrain")}
+    assert cell.n == 3 and cell.mean == pytest.approx(sum(mine) / 3)
+    assert cell.delta == pytest.approx(sum(r.values["TA"] - ref[r.seed] for r in full_report.records("my_unlearn"))
+                                       / 3)
+    assert cell.status is Status.FAIL and cell.findings
+    assert rows["original"].cells["TA"].delta is None  # no reference, no Δ
+    assert rows["finetune"].avg_gap == pytest.approx(full_report.gap()["finetune"]["avg_gap"])
+    assert rows["random_label"].failed and rows["random_label"].cells["TA"].mean is None
+
+
+def test_single_seed_has_no_std():
+    report = make_report(seeds=(0,), findings=False)
+    text = render_text(report)
+    assert "±" not in text.split("References:")[0]
+    assert "seed 0" in text
+    assert not ANSI.search(text)
+
+
+def test_not_applicable_and_partial_failure():
+    report = make_report(seeds=(0, 1), pgd=False, failed_method=None)
+    rec = report.records("salun")[1]
+    rec.status, rec.error, rec.metrics = "failed", "boom", None
+    rows = {r.name: r for r in summary_rows(report)}
+    assert rows["finetune"].cells["PGD"].mean is None and "disabled" in rows["finetune"].cells["PGD"].not_applicable
+    assert not rows["salun"].failed and rows["salun"].failures == [(1, "boom")]
+    text = render_text(report)
+    assert "n/a" in text and "1 seed(s) FAILED" in text and "salun (seed 1) failed: boom" in text
+
+
+def test_empty_and_minimal_reports_render():
+    assert "no threshold checks were run" in render_text(AuditReport())
+    one = AuditReport(rows=[ModelRecord(name="original", role="original", metrics=metrics_dict("original", 0))],
+                      findings=[Finding(check="ta:min>=50", metric="TA", model="original", status=Status.PASS,
+                                        value=93.0, bound=50.0)])
+    text = render_text(one)
+    assert "original" in text and "PASS" in text and "✓" in text
+
+
+def test_fixed_width_table():
+    report = make_report(seeds=(0,))
+    text = _plain(render_table(report, width=120), width=200)
+    table_lines = text.split("References:")[0].splitlines()
+    assert max(len(line) for line in table_lines) <= 120
