@@ -9,7 +9,9 @@ from ._adapters import as_method, loaders_for
 from ._context import UnlearnContext, frozen_copy
 from ._optim import OptimParams, Trainer, batches, logits_of, weighted_ce
 from ._registry import METHODS, Method, MethodInfo, UnlearningMethod, get_method, method_names, register_method
+from ._soft_qp import SoftWeights, hard_weights, kkt_solve, soft_weights, soft_weights_from_embeddings
 
-__all__ = ["METHODS", "Method", "MethodInfo", "OptimParams", "Trainer", "UnlearnContext", "UnlearningMethod",
-           "as_method", "batches", "frozen_copy", "get_method", "loaders_for", "logits_of", "method_names",
-           "register_method", "weighted_ce"]
+__all__ = ["METHODS", "Method", "MethodInfo", "OptimParams", "SoftWeights", "Trainer", "UnlearnContext",
+           "UnlearningMethod", "as_method", "batches", "frozen_copy", "get_method", "hard_weights", "kkt_solve",
+           "loaders_for", "logits_of", "method_names", "register_method", "soft_weights",
+           "soft_weights_from_embeddings", "weighted_ce"]
