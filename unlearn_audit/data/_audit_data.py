@@ -58,9 +58,10 @@ class AuditData:
         idx = as_index_tensor(forget_idx, name="forget_idx", length=len(train))
         if idx.numel() == 0:
             raise ValueError("forget_idx: is empty; an audit needs at least one sample to forget")
-        if torch.unique(idx).numel() != idx.numel():
-            raise ValueError(f"forget_idx: contains duplicated indices ({idx.numel() - torch.unique(idx).numel()} "
-                             f"duplicates)")
+        uniq, counts = torch.unique(idx, return_counts=True)
+        if uniq.numel() != idx.numel():
+            raise ValueError(f"forget_idx: contains duplicated indices ({idx.numel() - uniq.numel()} duplicates, "
+                             f"e.g. index {int(uniq[counts > 1][0])})")
         if idx.numel() >= len(train):
             raise ValueError("forget_idx: covers the whole train set; nothing would be left to retain")
         object.__setattr__(self, "train", train)

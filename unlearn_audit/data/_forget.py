@@ -37,7 +37,7 @@ def forget_from_groups(train: GroupDataset, *, groups: Iterable[tuple[int, int]]
     _check_train(train)
     if not isinstance(ratio, (int, float)) or not (0.0 < float(ratio) <= 1.0):
         raise ValueError(f"ratio: expected a number in (0, 1], got {ratio!r}")
-    groups = [tuple(int(v) for v in g) for g in groups]
+    groups = _parse_groups(groups)
     if not groups:
         raise ValueError("groups: name at least one (y, a) group")
     gen = torch.Generator().manual_seed(int(seed))
@@ -55,6 +55,23 @@ def forget_from_groups(train: GroupDataset, *, groups: Iterable[tuple[int, int]]
                              f"raise ratio")
         picked.append(members[torch.randperm(members.numel(), generator=gen)[:k]])
     return torch.sort(torch.cat(picked)).values
+
+
+def _parse_groups(groups: Iterable[tuple[int, int]]) -> list[tuple[int, int]]:
+    """``groups`` as a list of ``(y, a)`` int pairs; a bare pair such as ``(1, 0)`` is a common slip."""
+    try:
+        items = list(groups)
+    except TypeError:
+        raise TypeError(f"groups: expected a sequence of (y, a) pairs, got {groups!r}") from None
+    out = []
+    for g in items:
+        if isinstance(g, (str, bytes)) or not hasattr(g, "__len__") or len(g) != 2:
+            raise TypeError(f"groups: expected a sequence of (y, a) pairs such as [(1, 0)], got {groups!r}")
+        try:
+            out.append((int(g[0]), int(g[1])))
+        except (TypeError, ValueError):
+            raise TypeError(f"groups: (y, a) must be integers, got {g!r}") from None
+    return out
 
 
 def forget_random(train: GroupDataset, *, fraction: float = 0.1, seed: int = 0) -> torch.Tensor:

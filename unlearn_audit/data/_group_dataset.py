@@ -38,11 +38,24 @@ def as_index_tensor(idx: Any, *, name: str, length: int | None = None) -> torch.
     return t.cpu()
 
 
+def _as_tensor(v: Any, *, name: str) -> torch.Tensor:
+    """``torch.as_tensor`` with an error that names the argument (strings, objects, ragged lists)."""
+    if isinstance(v, torch.Tensor):
+        return v
+    try:
+        return torch.as_tensor(v)
+    except (TypeError, ValueError, RuntimeError) as exc:
+        raise TypeError(f"{name}: expected numbers convertible to a tensor, got {type(v).__name__} ({exc})") from None
+
+
 def _as_labels(v: Any, *, name: str) -> torch.Tensor:
-    t = v if isinstance(v, torch.Tensor) else torch.as_tensor(v)
+    t = _as_tensor(v, name=name)
     if t.is_floating_point():
-        if not torch.isfinite(t).all() or not torch.equal(t, t.round()):
-            raise TypeError(f"{name}: expected integer labels, got non-integer values of dtype {t.dtype}")
+        bad = ~torch.isfinite(t) | (t != t.round())
+        if bad.any():
+            first = t[bad].flatten()[0].item()
+            raise TypeError(f"{name}: expected integer labels, got non-integer value {first!r} "
+                            f"(dtype {t.dtype})")
     elif t.dtype == torch.bool or t.is_complex():
         raise TypeError(f"{name}: expected integer labels, got dtype {t.dtype}")
     t = t.to(torch.int64)
@@ -63,7 +76,7 @@ class GroupDataset:
     ``g = a + y * n_attrs``.
 
     Args:
-        x: inputs, first dimension = samples.
+        x: inputs, first dimension = samples (integer and float64 inputs are converted to float32).
         y: integer labels in ``0..n_classes-1``.
         a: integer sensitive attribute in ``0..n_attrs-1``.
         classes: class names (sets ``n_classes``).
@@ -99,24 +112,28 @@ class GroupDataset:
         n_attrs: int | None = None,
         _validated: bool = False,
     ) -> None:
-        x = x if isinstance(x, torch.Tensor) else torch.as_tensor(x)
+        x = _as_tensor(x, name="x")
         if not _validated:
-            if not x.is_floating_point():
-                x = x.to(torch.float32)
+            if not x.is_floating_point() or x.dtype == torch.float64:
+                x = x.to(torch.float32)  # models are float32; numpy tabular data arrives as float64
             y = _as_labels(y, name="y")
             a = _as_labels(a, name="a")
             if x.ndim < 2:
                 raise ValueError(f"x: expected at least 2 dimensions (samples, features...), got shape {tuple(x.shape)}")
             if not (len(x) == len(y) == len(a)):
                 raise ValueError(f"x, y, a: lengths differ (x: {len(x)}, y: {len(y)}, a: {len(a)})")
-            if not torch.isfinite(x).all():
-                raise ValueError("x: contains NaN or inf values")
+            finite = torch.isfinite(x.reshape(len(x), -1)).all(dim=1) if x.numel() else torch.ones(0).bool()
+            if not finite.all():
+                bad = (~finite).nonzero().flatten()
+                raise ValueError(f"x: contains NaN or inf values in {bad.numel()} sample(s), the first at index "
+                                 f"{int(bad[0])}")
             if x.ndim == 4 and x.numel() and (float(x.min()) < 0.0 or float(x.max()) > 1.0):
                 raise ValueError(
                     f"x: images must be in [0, 1] pixel space (found range [{float(x.min()):.3g}, "
                     f"{float(x.max()):.3g}]); put the normalization inside the model and pass mean/std")
-        n_classes = self._count(n_classes, classes, y, "n_classes", "classes", "y")
-        n_attrs = self._count(n_attrs, attr_names, a, "n_attrs", "attr_names", "a")
+        if not (_validated and n_classes is not None and n_attrs is not None):  # subset/to: no device sync
+            n_classes = self._count(n_classes, classes, y, "n_classes", "classes", "y")
+            n_attrs = self._count(n_attrs, attr_names, a, "n_attrs", "attr_names", "a")
         for key, val in (("mean", mean), ("std", std)):
             if val is not None and any(not isinstance(v, (int, float)) for v in val):
                 raise TypeError(f"{key}: expected a sequence of numbers, got {val!r}")

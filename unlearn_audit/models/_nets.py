@@ -21,8 +21,8 @@ def _conv_bn(c_in: int, c_out: int) -> nn.Sequential:
 class SmallConvNet(nn.Module):
     """A 4-block conv net with BatchNorm for small (e.g. 16x16) images, about 100k parameters at width 32.
 
-    Architecture: Normalize -> [conv3x3-BN-ReLU](w) -> [..](2w) -> maxpool -> [..](2w) -> maxpool -> [..](4w)
-    -> global average pool -> Linear(4w, n_classes).
+    Architecture: Normalize -> [conv3x3-BN-ReLU](w) -> [..](2w) -> maxpool -> [..](2w) -> maxpool -> [..](3w)
+    -> global average pool -> Linear(3w, n_classes).
     """
 
     def __init__(self, n_classes: int, *, in_channels: int = 3, width: int = 32,

@@ -59,7 +59,9 @@ def fit(model: nn.Module, dataset: GroupDataset | torch.utils.data.Dataset, reci
     ``sum_g q_g L_g`` with ``L_g`` the mean CE of group ``g`` in the batch (``eta = recipe.group_dro_step``).
 
     A ``GroupDataset`` takes the in-memory fast path (tensors on the device, batches by index slicing); any
-    other map-style dataset yielding ``(x, y, a)`` takes a ``DataLoader`` path.
+    other map-style dataset yielding ``(x, y, a)`` takes a ``DataLoader`` path, which draws the same index
+    batches for a seed (so on CPU both paths train to the same weights); GroupDRO there needs the dataset to
+    expose ``n_attrs``.
 
     Args:
         model: the network; modified in place.
@@ -87,7 +89,7 @@ def fit(model: nn.Module, dataset: GroupDataset | torch.utils.data.Dataset, reci
         configure_threads()
     if not isinstance(dataset, GroupDataset):
         return _fit_dataloader(model, dataset, recipe, sample_weights=sample_weights, group_dro=group_dro,
-                               seed=seed, device=dev, progress=progress)
+                               seed=seed, device=dev, progress=progress, on_batch=on_batch)
     if len(dataset) == 0:
         raise ValueError("dataset: is empty")
     weights = _check_weights(sample_weights, len(dataset)) if sample_weights is not None else None
@@ -143,33 +145,48 @@ def _group_dro_loss(losses: torch.Tensor, groups: torch.Tensor, q: torch.Tensor,
 
 
 def _fit_dataloader(model: nn.Module, dataset: Any, recipe: TrainRecipe, *, sample_weights: Any, group_dro: bool,
-                    seed: int, device: torch.device, progress: bool) -> nn.Module:
-    """Streaming path for datasets that do not fit in memory: a ``DataLoader`` over ``(x, y, a)`` items."""
-    from torch.utils.data import DataLoader, WeightedRandomSampler
+                    seed: int, device: torch.device, progress: bool,
+                    on_batch: Callable[[torch.Tensor], None] | None) -> nn.Module:
+    """Streaming path for datasets that do not fit in memory: a ``DataLoader`` over ``(x, y, a)`` items.
+
+    The batches are the index batches of the fast path (same generator, same draws), fed to the ``DataLoader``
+    as its ``batch_sampler``, so both paths see the same data order for a seed and ``on_batch`` works here too.
+    """
+    from torch.utils.data import DataLoader
 
     n = len(dataset)
+    if n == 0:
+        raise ValueError("dataset: is empty")
+    weights = _check_weights(sample_weights, n) if sample_weights is not None else None
+    n_attrs = getattr(dataset, "n_attrs", None)
+    if group_dro and not (isinstance(n_attrs, int) and n_attrs >= 1):
+        raise ValueError(f"group_dro: the DataLoader path needs the dataset to expose an int attribute n_attrs "
+                         f"(number of attribute values), {type(dataset).__name__} has n_attrs={n_attrs!r}")
     gen = seed_everything(seed)
-    sampler = None
-    if sample_weights is not None:
-        sampler = WeightedRandomSampler(_check_weights(sample_weights, n), n, replacement=True, generator=gen)
-    loader = DataLoader(dataset, batch_size=recipe.batch_size, shuffle=sampler is None, sampler=sampler,
-                        generator=gen)
     model.to(device)
     opt = make_optimizer(trainable_parameters(model), recipe)
-    sched = make_scheduler(opt, recipe, len(loader))
+    sched = make_scheduler(opt, recipe, -(-n // recipe.batch_size))
     q: torch.Tensor | None = None
     model.train()
     with progress_bar(f"fit {type(model).__name__}", recipe.epochs, enabled=progress) as advance:
         for _ in range(recipe.epochs):
-            for x, y, a in loader:
+            batches = list(batch_indices(n, recipe.batch_size, generator=gen, weights=weights))
+            for idx, (x, y, a) in zip(batches, DataLoader(dataset, batch_sampler=batches)):
+                if on_batch is not None:
+                    on_batch(idx)
                 x, y, a = x.to(device), y.to(device).long(), a.to(device).long()
+                if not x.is_floating_point() or x.dtype == torch.float64:
+                    x = x.float()
                 x = augment_batch(x, recipe.augment, gen)
                 with autocast(device, enabled=recipe.amp):
                     logits = model(x)
                 losses = F.cross_entropy(logits.float(), y, reduction="none")
                 if group_dro:
-                    n_attrs = getattr(dataset, "n_attrs", 2)
                     n_groups = logits.shape[1] * n_attrs
+                    lo, hi = int(a.min()), int(a.max())
+                    if lo < 0 or hi >= n_attrs:
+                        raise ValueError(f"dataset: attribute values must lie in 0..{n_attrs - 1} (n_attrs={n_attrs}), "
+                                         f"got a batch with range [{lo}, {hi}]")
                     if q is None:
                         q = torch.full((n_groups,), 1.0 / n_groups, device=device)
                     loss, q = _group_dro_loss(losses, a + y * n_attrs, q, recipe.group_dro_step)
