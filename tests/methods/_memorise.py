@@ -6,7 +6,8 @@ wrong label ``y' != y``. The only way to fit those labels is to memorise them, s
 i.e. ~0% forget accuracy. Unlearning methods should move forget accuracy from the first towards the second while
 keeping retain accuracy.
 
-Measured (seed 0, CPU; the original is always trained on one thread so it is the same whatever the thread count): original FA 1.00 / RA 1.00 / test 0.87; retrain FA 0.00 / RA 1.00 /
+Measured (seed 0, CPU; the original is always trained on one thread, so it is the same whatever the thread
+count): original FA 1.00 / RA 1.00 / test 0.87; retrain FA 0.00 / RA 1.00 /
 test 0.96. Training the original takes ~3 s on one thread; it is cached per process and seed, and its weights
 also on disk under the temp dir (``unlearn_audit_tests/``), keyed by the data fingerprint, the recipe, the torch
 version and the source of the training / model code, so other test processes skip the training

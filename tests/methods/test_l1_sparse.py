@@ -1,0 +1,112 @@
+"""``l1_sparse`` (spec B3 / C3 / D11) on the memorisation setup, and its L1 schedule."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from unlearn_audit.methods import get_method
+from unlearn_audit.methods._l1_sparse import L1SparseParams, l1_schedule
+
+from ._memorise import accuracy, context, memorisation_setup, state_hash, unlearn
+
+# Measured on the memorisation setup (setup seed 0, method seed 0, CPU; original FA 1.000 / RA 1.000):
+#   l1_sparse  FA 0.025  RA 0.998  (method seeds 1, 2: FA 0.050 / 0.025, RA 1.000 / 0.996)
+FA_MAX, RA_MIN = 0.4, 0.95
+
+
+@pytest.fixture(scope="module")
+def default_run():
+    setup = memorisation_setup()
+    ctx = context(0)
+    before = (state_hash(setup.original), state_hash(ctx.original))
+    model, _ = unlearn("l1_sparse", ctx=ctx)
+    return model, ctx, before, (state_hash(setup.original), state_hash(ctx.original))
+
+
+def test_forgets_memorised_samples_and_keeps_retain_accuracy(default_run):
+    setup = memorisation_setup()
+    model, ctx, _, _ = default_run
+    assert accuracy(setup.original, ctx.forget) >= 0.95
+    fa, ra = accuracy(model, ctx.forget), accuracy(model, ctx.retain)
+    assert fa <= FA_MAX and ra >= RA_MIN, (fa, ra)
+    assert ctx.log["l1_alphas"][0] == 5e-4
+
+
+def test_never_mutates_the_original(default_run):
+    model, ctx, before, after = default_run
+    assert before == after
+    assert all(p.grad is None for p in ctx.original.parameters())
+    assert state_hash(model) != before[0]
+
+
+def test_deterministic_for_a_seed():
+    method = get_method("l1_sparse", epochs=1)
+    a, _ = unlearn(method, seed=3)
+    b, _ = unlearn(method, seed=3)
+    c, _ = unlearn(method, seed=4)
+    assert state_hash(a) == state_hash(b) != state_hash(c)
+
+
+def test_schedule_endpoints_and_decay():
+    """Spec C3: alpha_0 = alpha, alpha_{E-1} = alpha / E; linear in between; zero in the no-L1 tail."""
+    alpha, epochs = 5e-4, 10
+    values = [l1_schedule(alpha, t, epochs) for t in range(epochs)]
+    assert values[0] == alpha
+    assert values[-1] == pytest.approx(alpha / epochs, rel=1e-12)
+    assert all(a > b for a, b in zip(values, values[1:]))
+    assert [l1_schedule(1.0, t, 4, no_l1_epochs=2) for t in range(4)] == [1.0, 0.5, 0.0, 0.0]
+    assert l1_schedule(1.0, 0, 1) == 1.0
+    with pytest.raises(ValueError, match="epoch: expected an int in \\[0, epochs=3\\)"):
+        l1_schedule(1.0, 3, 3)
+    with pytest.raises(ValueError, match="no_l1_epochs"):
+        l1_schedule(1.0, 0, 3, no_l1_epochs=3)
+
+
+def test_zero_alpha_is_exactly_ft_and_alpha_shrinks_the_l1_norm():
+    plain_ft, _ = unlearn(get_method("ft", epochs=2), seed=0)
+    no_l1, ctx = unlearn(get_method("l1_sparse", epochs=2, alpha=0.0), seed=0)
+    assert state_hash(plain_ft) == state_hash(no_l1)
+    assert ctx.log["l1_alphas"] == [0.0, 0.0]
+    sparse, _ = unlearn(get_method("l1_sparse", epochs=2, alpha=5e-3), seed=0)
+
+    def l1(m):
+        return float(sum(p.detach().abs().sum() for p in m.parameters()))
+
+    assert l1(sparse) < 0.95 * l1(no_l1)
+
+
+def test_reweight_samples_retain_batches_with_the_weights(monkeypatch):
+    import unlearn_audit.methods._finetune as mod
+
+    setup = memorisation_setup()
+    seen: list[tuple[torch.Tensor, torch.Tensor | None]] = []
+    real = mod.batches
+
+    def spy(ds, batch_size, generator, *, weights=None, shuffle=True):
+        for idx, x, y in real(ds, batch_size, generator, weights=weights, shuffle=shuffle):
+            seen.append((idx, weights))
+            yield idx, x, y
+
+    monkeypatch.setattr(mod, "batches", spy)
+    unlearn(get_method("l1_sparse+reweight", epochs=1), seed=0)
+    assert seen and torch.equal(seen[0][1].cpu(), setup.data.reweight_weights())
+
+    seen.clear()
+    retain_y = setup.data.retain.y
+    w = torch.where(retain_y == 0, 10.0, 1.0)
+    unlearn(get_method("l1_sparse", epochs=2), seed=0, retain_weights=w)
+    drawn = torch.cat([idx.cpu() for idx, _ in seen])
+    share = float((retain_y[drawn] == 0).float().mean())
+    expected = float(w[retain_y == 0].sum() / w.sum())
+    assert abs(share - expected) < 0.08 and share > float((retain_y == 0).float().mean()) + 0.2
+
+
+def test_errors_name_the_method_and_argument():
+    setup = memorisation_setup()
+    with pytest.raises(ValueError, match="method 'l1_sparse': does not support sample_weights"):
+        unlearn("l1_sparse", seed=0, sample_weights=torch.zeros(len(setup.data.train)))
+    with pytest.raises(ValueError, match="L1SparseParams.alpha: expected a number >= 0"):
+        L1SparseParams(alpha=-1.0)
+    with pytest.raises(ValueError, match="L1SparseParams.no_l1_epochs"):
+        get_method("l1_sparse", epochs=3, no_l1_epochs=3)
