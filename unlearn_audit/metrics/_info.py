@@ -4,7 +4,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-__all__ = ["MetricInfo", "METRIC_INFO", "metric_info"]
+__all__ = ["MetricInfo", "METRIC_INFO", "metric_info", "NotApplicableError"]
+
+
+class NotApplicableError(ValueError):
+    """A metric does not apply to this model or data (e.g. fairness-gap of a model without normalization layers);
+    the message is the human reason ``ModelMetrics.not_applicable`` records."""
 
 
 @dataclass(frozen=True)
@@ -37,22 +42,26 @@ METRIC_INFO: dict[str, MetricInfo] = dict([
     _m("UA", "unlearn acc", None, "%", "100 - FA (SalUn convention)"),
     _m("TA", "test acc", True, "%", "accuracy on the test split"),
     _m("VA", "val acc", True, "%", "accuracy on the validation split"),
-    _m("MIA", "MIA efficacy", None, "%", "share of D_f a loss-based RandomForest attack calls non-member"),
+    _m("MIA", "MIA efficacy", None, "%",
+        "% of D_f a loss-based RandomForest attack (trained on D_r vs D_val) calls non-member"),
     _m("MIA_AUC", "MIA AUC", None, "%", "AUC x100 of the default attack, D_f (members) vs test (non-members)"),
     _m("LT_AUC", "loss-threshold AUC", None, "%", "AUC x100 of the loss-threshold attack, D_f vs test"),
     _m("LT_TPR1", "LT TPR@1%FPR", None, "%", "TPR x100 at 1% FPR of the loss-threshold attack"),
     _m("MIA_GRMU", "MIA (GRMU)", None, "%", "seed-004 protocol: best-of-6 RandomForest efficacy"),
     _m("MIA_SVC", "MIA (SVC conf.)", None, "%", "SalUn protocol: SVC on confidence, efficacy on D_f"),
-    _m("EO", "equalized odds", False, "%", "mean over t of |A[t][0] - A[t][1]| around the dominant group, x100"),
-    _m("EO_WORST", "EO (worst)", False, "%", "max over t of |A[t][0] - A[t][1]|, x100"),
+    _m("EO", "equalized odds", False, "%",
+        "100 * mean over t of |A[t][0] - A[t][1]|, cells binarised around the dominant group"),
+    _m("EO_WORST", "EO (worst)", False, "%", "100 * max over t of |A[t][0] - A[t][1]| (worst case)"),
     _m("GA", "dominant-group acc", True, "%", "test accuracy on the dominant forget group(s)"),
     _m("WG", "worst-group acc", True, "%", "minimum test accuracy over (y, a) groups"),
-    _m("DP", "demographic parity", False, "%", "|P(yhat=1|a=1) - P(yhat=1|a=0)| x100 (binary tasks)"),
-    _m("EP", "equal opportunity", False, "%", "|TPR(a=1) - TPR(a=0)| x100 (binary tasks)"),
-    _m("FG", "fairness-gap", False, "", "mean over normalization layers of max_c var_c - min_c var_c"),
+    _m("DP", "demographic parity", False, "%",
+        "100 * |P(yhat=1|a) - P(yhat=1|a')|, mean over attribute pairs (binary tasks)"),
+    _m("EP", "equal opportunity", False, "%", "100 * |TPR(a) - TPR(a')|, mean over attribute pairs (binary tasks)"),
+    _m("FG", "fairness-gap", False, "",
+        "mean over normalization layers of max_c sigma_c - min_c sigma_c (class-wise feature variance)"),
     _m("FG_MAX", "fairness-gap (max)", False, "", "max over normalization layers of the fairness-gap"),
     _m("FGSM", "FGSM acc", True, "%", "test accuracy under a one-step FGSM attack at eps"),
-    _m("PGD", "PGD acc", True, "%", "test accuracy under a PGD attack at eps"),
+    _m("PGD", "PGD acc", True, "%", "test accuracy under an L-inf PGD attack at eps (random start)"),
 ])
 
 

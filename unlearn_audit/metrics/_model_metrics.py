@@ -4,26 +4,49 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Iterator, Mapping
 
 from ._fairness_gap import FairnessGap
+from ._info import METRIC_INFO
 
-__all__ = ["ModelMetrics"]
+__all__ = ["ModelMetrics", "json_safe"]
+
+
+def json_safe(obj: Any) -> Any:
+    """Recursively: NaN/inf floats -> ``None``, tuples -> lists, numpy/torch scalars -> Python numbers, keys -> str."""
+    if isinstance(obj, bool) or obj is None or isinstance(obj, str):
+        return obj
+    if isinstance(obj, Mapping):
+        return {str(k): json_safe(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [json_safe(v) for v in obj]
+    if hasattr(obj, "item") and callable(obj.item) and getattr(obj, "ndim", 0) == 0:
+        obj = obj.item()
+    if isinstance(obj, float):
+        return obj if math.isfinite(obj) else None
+    if isinstance(obj, int):
+        return obj
+    raise TypeError(f"json_safe: cannot serialize {type(obj).__name__}")
 
 
 @dataclass
 class ModelMetrics:
-    """Metric values of one model (percent where the papers use percent).
+    """Metric values of one model (percent where the papers use percent; see ``METRIC_INFO``).
+
+    A metric key is in exactly one of ``values`` (computed) and ``not_applicable`` (could not be computed, with the
+    human reason -- never a silent 0 or NaN), or absent when the ``MetricConfig`` did not ask for it.
 
     Attributes:
-        values: metric key (see ``METRIC_INFO``) -> value.
-        not_applicable: metric key -> why it could not be computed (never a silent 0 or NaN).
-        group_acc: test accuracy (%) per group, keyed ``"y=<y>,a=<a>"``.
-        group_counts: test samples per group.
-        fairness_gap: per-layer fairness-gap, or ``None``.
-        adversarial: ``{"fgsm": {eps: acc}, "pgd": {eps: acc}}`` on the test split (eps formatted ``%.6g``).
-        mia: details of each MIA protocol.
-        config: the ``MetricConfig`` used, as a dict.
+        values: metric key -> finite float.
+        not_applicable: metric key -> why it does not apply.
+        group_acc: test accuracy (%) per group present in the test split, keyed ``"y=<y>,a=<a>"``.
+        group_counts: test samples per group (every group, zeros included).
+        fairness_gap: per-layer fairness-gap, or ``None`` when not applicable.
+        adversarial: ``{"fgsm": {eps: acc}, "pgd": {eps: acc}}``, test accuracy (%) per budget
+            (keys ``f"{eps:.6g}"``).
+        mia: details per MIA protocol (``"efficacy"``, ``"grmu"``, ``"svc"``, ``"loss_threshold"``).
+        config: the ``MetricConfig`` used, as ``MetricConfig.to_dict()``.
+        notes: remarks on the run (groups without test samples, attacked subset size, ...).
     """
 
     values: dict[str, float] = field(default_factory=dict)
@@ -34,42 +57,66 @@ class ModelMetrics:
     adversarial: dict[str, dict[str, float]] = field(default_factory=dict)
     mia: dict[str, Any] = field(default_factory=dict)
     config: dict[str, Any] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
 
-    def set(self, key: str, value: float, *, reason_if_nan: str) -> None:
-        """Store ``value`` under ``key``, or mark ``key`` not applicable with the reason when it is NaN."""
-        if value is None or (isinstance(value, float) and math.isnan(value)):
-            self.not_applicable[key] = reason_if_nan
-            self.values.pop(key, None)
+    def set(self, key: str, value: float | None, *, reason_if_nan: str) -> None:
+        """Store ``value`` under ``key``, or mark ``key`` not applicable with the reason when it is NaN/None."""
+        if key not in METRIC_INFO:
+            raise KeyError(f"unknown metric {key!r}; known: {', '.join(METRIC_INFO)}")
+        if value is None or not math.isfinite(float(value)):
+            self.mark_not_applicable(key, reason_if_nan)
         else:
             self.values[key] = float(value)
             self.not_applicable.pop(key, None)
 
+    def mark_not_applicable(self, key: str, reason: str) -> None:
+        """Record that ``key`` does not apply, and why."""
+        self.values.pop(key, None)
+        self.not_applicable[key] = reason
+
     def __getitem__(self, key: str) -> float:
+        """The value of ``key``.
+
+        Raises:
+            KeyError: the metric is not applicable (the message gives the reason), was not requested, or is unknown.
+        """
         if key in self.values:
             return self.values[key]
         if key in self.not_applicable:
             raise KeyError(f"{key} is not applicable: {self.not_applicable[key]}")
+        if key not in METRIC_INFO:
+            raise KeyError(f"unknown metric {key!r}; known: {', '.join(METRIC_INFO)}")
         raise KeyError(f"{key} was not computed (not requested by the metric config)")
 
     def get(self, key: str, default: Any = None) -> Any:
+        """``values.get(key, default)``."""
         return self.values.get(key, default)
 
     def __contains__(self, key: object) -> bool:
         return key in self.values
 
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.values)
+
+    def keys(self):
+        return self.values.keys()
+
     def to_dict(self) -> dict[str, Any]:
-        return {"values": dict(self.values), "not_applicable": dict(self.not_applicable),
-                "group_acc": dict(self.group_acc), "group_counts": dict(self.group_counts),
-                "fairness_gap": self.fairness_gap.to_dict() if self.fairness_gap else None,
-                "adversarial": {k: dict(v) for k, v in self.adversarial.items()}, "mia": dict(self.mia),
-                "config": dict(self.config)}
+        """JSON-safe dict (NaN -> ``None``); ``ModelMetrics.from_dict(m.to_dict()) == m`` for engine output."""
+        return json_safe({"values": self.values, "not_applicable": self.not_applicable, "group_acc": self.group_acc,
+                          "group_counts": self.group_counts,
+                          "fairness_gap": self.fairness_gap.to_dict() if self.fairness_gap else None,
+                          "adversarial": self.adversarial, "mia": self.mia, "config": self.config,
+                          "notes": self.notes})
 
     @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> "ModelMetrics":
+    def from_dict(cls, d: Mapping[str, Any]) -> "ModelMetrics":
+        """Inverse of ``to_dict``."""
         fg = d.get("fairness_gap")
         return cls(values={k: float(v) for k, v in d.get("values", {}).items() if v is not None},
-                   not_applicable=dict(d.get("not_applicable", {})), group_acc=dict(d.get("group_acc", {})),
+                   not_applicable={k: str(v) for k, v in d.get("not_applicable", {}).items()},
+                   group_acc={k: float(v) for k, v in d.get("group_acc", {}).items()},
                    group_counts={k: int(v) for k, v in d.get("group_counts", {}).items()},
                    fairness_gap=FairnessGap.from_dict(fg) if fg else None,
-                   adversarial={k: dict(v) for k, v in d.get("adversarial", {}).items()}, mia=dict(d.get("mia", {})),
-                   config=dict(d.get("config", {})))
+                   adversarial={k: {e: float(a) for e, a in v.items()} for k, v in d.get("adversarial", {}).items()},
+                   mia=dict(d.get("mia", {})), config=dict(d.get("config", {})), notes=list(d.get("notes", [])))
