@@ -12,6 +12,15 @@ import unlearn_audit as ua
 from unlearn_audit.methods import METHODS, UnlearnContext, as_method, get_method, method_names, register_method
 
 
+@pytest.fixture(autouse=True)
+def _forget_test_registrations():
+    """Methods these tests register are removed afterwards, so the registry stays the built-in suite."""
+    before = set(METHODS._methods)
+    yield
+    for name in set(METHODS._methods) - before:
+        del METHODS._methods[name]
+
+
 @pytest.fixture(scope="module")
 def ctx(digits_data, digits_original, digits_model_factory, fast_recipe):
     return UnlearnContext.build(data=digits_data, original=digits_original, recipe=fast_recipe,

@@ -1,0 +1,287 @@
+"""Every ``--unlearn-*`` option, its ``unlearn_audit_*`` ini key and ``UNLEARN_AUDIT_*`` environment variable.
+
+Precedence, per setting: command line > environment > ini file > profile default. Each resolved value
+remembers where it came from (``Resolved.source``), so a bad value raises a ``pytest.UsageError`` that names
+its origin, e.g. ``--unlearn-seeds: 'a,b' is not a comma-separated list of ints`` or
+``ini unlearn_audit_profile: 'fast' is not one of smoke, ci, full``.
+
+Nothing here imports torch or the library: values are checked for syntax only; names that need the library
+(method names, threshold strings) are checked when the audit is built (``_session``).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Generic, TypeVar
+
+import pytest
+
+__all__ = ["SETTINGS", "PROFILE_NAMES", "REPORT_FORMATS", "Resolved", "Settings", "Setting", "addoption",
+           "resolve_settings"]
+
+T = TypeVar("T")
+
+PROFILE_NAMES = ("smoke", "ci", "full")
+DEFAULT_PROFILE = "ci"
+REPORT_FORMATS = ("json", "html", "md")
+DEFAULT_CACHE_DIR = ".unlearn-audit-cache"
+_NAME = re.compile(r"^[A-Za-z0-9_.\-]+(\+[A-Za-z0-9_.\-]+)?$")
+_DEVICE = re.compile(r"^(auto|cpu|mps|cuda(:\d+)?)$")
+_TRUE = {"1", "true", "yes", "on"}
+_FALSE = {"0", "false", "no", "off"}
+
+
+class _Bad(ValueError):
+    """A value that does not parse; the message is completed with the value's source."""
+
+
+# ---------------------------------------------------------------------------------------------- value parsers
+def _bool(text: str) -> bool:
+    low = text.strip().lower()
+    if low in _TRUE:
+        return True
+    if low in _FALSE:
+        return False
+    raise _Bad(f"{text!r} is not a boolean (use 1/0, true/false, yes/no or on/off)")
+
+
+def _profile(text: str) -> str:
+    value = text.strip()
+    if value not in PROFILE_NAMES:
+        raise _Bad(f"{text!r} is not one of {', '.join(PROFILE_NAMES)}")
+    return value
+
+
+def _methods(text: str) -> str | tuple[str, ...]:
+    value = text.strip()
+    if value in ("default", "all", "none"):
+        return value
+    names = tuple(n.strip() for n in value.split(","))
+    if not names or any(not _NAME.match(n) for n in names):
+        raise _Bad(f"{text!r} is not 'default', 'all', 'none' or a comma-separated list of method names")
+    return names
+
+
+def _seeds(text: str) -> tuple[int, ...]:
+    parts = [p.strip() for p in text.split(",")]
+    try:
+        seeds = tuple(int(p) for p in parts)
+    except ValueError:
+        raise _Bad(f"{text!r} is not a comma-separated list of ints") from None
+    if any(s < 0 for s in seeds):
+        raise _Bad(f"{text!r}: seeds must be >= 0")
+    if len(set(seeds)) != len(seeds):
+        raise _Bad(f"{text!r}: seeds must be distinct")
+    return seeds
+
+
+def _device(text: str) -> str:
+    value = text.strip()
+    if not _DEVICE.match(value):
+        raise _Bad(f"{text!r} is not a device (use auto, cpu, cuda, cuda:N or mps)")
+    return value
+
+
+def _formats(text: str) -> tuple[str, ...]:
+    parts = tuple(p.strip().lower() for p in text.split(",") if p.strip())
+    unknown = [p for p in parts if p not in REPORT_FORMATS]
+    if not parts or unknown:
+        raise _Bad(f"{text!r} is not a comma-separated subset of {','.join(REPORT_FORMATS)}")
+    return tuple(dict.fromkeys(parts))
+
+
+def _path_or_none(text: str) -> str | None:
+    value = text.strip()
+    if not value:
+        raise _Bad("an empty path (use 'none' to switch it off)")
+    return None if value.lower() in ("none", "off") else value
+
+
+def _thresholds(text: str) -> tuple[str, ...]:
+    """``;``- or newline-separated compact checks (env form); syntax is checked by the library later."""
+    parts = tuple(p.strip() for p in re.split(r"[;\n]", text) if p.strip())
+    if not parts:
+        raise _Bad(f"{text!r} holds no check (expected e.g. 'eo:abs<=5;ga:drop<=5')")
+    return parts
+
+
+# ---------------------------------------------------------------------------------------------- the table
+@dataclass(frozen=True)
+class Setting:
+    """One setting: its option, ini key, environment variable and parser."""
+
+    name: str
+    help: str
+    parse: Callable[[str], Any]
+    metavar: str | None = None
+    flag: bool = False            # a store_true option
+    repeat: bool = False          # an append option / linelist ini key
+    path: bool = False            # relative paths are resolved against the source's directory
+    key: str | None = None        # ini / env suffix when it differs from ``name``
+
+    @property
+    def cli(self) -> str:
+        return "--unlearn-" + ("audit" if self.name == "collect" else self.name.replace("_", "-"))
+
+    @property
+    def dest(self) -> str:
+        return "unlearn_" + self.name
+
+    @property
+    def ini(self) -> str:
+        return "unlearn_audit_" + (self.key or self.name)
+
+    @property
+    def env(self) -> str:
+        return "UNLEARN_AUDIT_" + (self.key or self.name).upper()
+
+
+SETTINGS: tuple[Setting, ...] = (
+    Setting("collect", "collect one test item per audit check (unlearn_audit::eo, ::ga, ...), so `pytest "
+            "--unlearn-audit` alone gates CI", _bool, flag=True),
+    Setting("profile", f"audit size: {'|'.join(PROFILE_NAMES)} (default {DEFAULT_PROFILE}); sets the defaults of "
+            "methods, seeds, recipe and metrics", _profile, metavar="NAME"),
+    Setting("methods", "suite methods compared with yours: default | all | none | comma-separated names "
+            "(default: the profile's)", _methods, metavar="NAMES"),
+    Setting("seeds", "comma-separated seeds, e.g. 0,1,2 (default: the profile's)", _seeds, metavar="INTS"),
+    Setting("device", "auto | cpu | cuda | cuda:N | mps (default auto: CUDA when available)", _device,
+            metavar="DEVICE"),
+    Setting("cache_dir", f"where trained models and metrics are cached across runs (default "
+            f"<rootdir>/{DEFAULT_CACHE_DIR}; 'none' switches caching off)", _path_or_none, metavar="DIR", path=True),
+    Setting("report_dir", "write the audit report files into this folder (default: none written)", _path_or_none,
+            metavar="DIR", path=True),
+    Setting("report_formats", f"report files to write: comma-separated subset of {','.join(REPORT_FORMATS)} "
+            "(default: all)", _formats, metavar="LIST"),
+    Setting("threshold", "a compact check such as eo:abs<=5 or ga:drop<=5; repeat the option for several; "
+            "overrides the library default (and ini / env) check with the same id; ini / env: one per line or "
+            "';'-separated", _thresholds, metavar="CHECK", repeat=True, key="thresholds"),
+)
+_BY_NAME = {s.name: s for s in SETTINGS}
+
+
+def addoption(parser: pytest.Parser) -> None:
+    """Register the options and ini keys (called from ``pytest_addoption``)."""
+    group = parser.getgroup("unlearn-audit", "machine-unlearning audit (pytest-unlearn-audit)")
+    for s in SETTINGS:
+        if s.flag:
+            group.addoption(s.cli, action="store_true", default=None, dest=s.dest, help=s.help)
+        elif s.repeat:
+            group.addoption(s.cli, action="append", default=None, dest=s.dest, metavar=s.metavar, help=s.help)
+        else:
+            group.addoption(s.cli, action="store", default=None, dest=s.dest, metavar=s.metavar, help=s.help)
+        parser.addini(s.ini, type="linelist" if s.repeat else "string", default=[] if s.repeat else "",
+                      help=f"{s.cli} as an ini key" + (" (one check per line)" if s.repeat else "") + f"; env {s.env}")
+
+
+# ---------------------------------------------------------------------------------------------- resolution
+@dataclass(frozen=True)
+class Resolved(Generic[T]):
+    """A setting's value and where it came from (``"--unlearn-seeds"``, ``"env UNLEARN_AUDIT_SEEDS"``,
+    ``"ini unlearn_audit_seeds"``, ``"profile 'ci'"`` or ``"default"``). ``value=None`` = the profile decides."""
+
+    value: T
+    source: str
+
+
+@dataclass(frozen=True)
+class Settings:
+    """All resolved settings. ``thresholds`` lists ``(check_text, source)`` lowest precedence first."""
+
+    collect: Resolved[bool]
+    profile: Resolved[str]
+    methods: Resolved[Any]
+    seeds: Resolved[Any]
+    device: Resolved[Any]
+    cache_dir: Resolved[Path | None]
+    report_dir: Resolved[Path | None]
+    report_formats: Resolved[tuple[str, ...]]
+    thresholds: tuple[tuple[str, str], ...] = field(default=())
+
+    def describe(self) -> str:
+        """One line for the report header."""
+        def v(r: Resolved[Any]) -> str:
+            value = r.value
+            if value is None:
+                return "(profile)"
+            if isinstance(value, tuple):
+                return ",".join(str(x) for x in value)
+            return str(value)
+
+        parts = [f"profile={self.profile.value}", f"methods={v(self.methods)}", f"seeds={v(self.seeds)}",
+                 f"device={v(self.device)}",
+                 f"cache={self.cache_dir.value if self.cache_dir.value is not None else 'off'}"]
+        if self.thresholds:
+            parts.append(f"thresholds={len(self.thresholds)} custom")
+        parts.append("checks collected" if self.collect.value else "checks not collected (--unlearn-audit)")
+        return ", ".join(parts)
+
+
+def _parse(setting: Setting, text: str, source: str) -> Any:
+    try:
+        return setting.parse(text)
+    except _Bad as exc:
+        raise pytest.UsageError(f"{source}: {exc}") from None
+
+
+def _raw(config: pytest.Config, setting: Setting) -> tuple[str, str, Path] | None:
+    """``(text, source, base_dir)`` from the highest-precedence place that sets ``setting``, or ``None``."""
+    cli = config.getoption(setting.dest)
+    if cli is not None:
+        text = "1" if cli is True else str(cli)
+        return text, setting.cli, config.invocation_params.dir
+    env = os.environ.get(setting.env)
+    if env is not None and env.strip():
+        return env, f"env {setting.env}", config.invocation_params.dir
+    ini = config.getini(setting.ini)
+    if ini is not None and str(ini).strip():
+        base = config.inipath.parent if config.inipath is not None else config.rootpath
+        return str(ini), f"ini {setting.ini}", base
+    return None
+
+
+def _resolve(config: pytest.Config, name: str, default: Any, default_source: str) -> Resolved[Any]:
+    setting = _BY_NAME[name]
+    raw = _raw(config, setting)
+    if raw is None:
+        return Resolved(default, default_source)
+    text, source, base = raw
+    value = _parse(setting, text, source)
+    if setting.path and value is not None:
+        value = (base / Path(value).expanduser()).resolve()
+    return Resolved(value, source)
+
+
+def _resolve_thresholds(config: pytest.Config) -> tuple[tuple[str, str], ...]:
+    """Every compact check with its source, lowest precedence first (ini, env, then command line)."""
+    s = _BY_NAME["threshold"]
+    out: list[tuple[str, str]] = []
+    for line in config.getini(s.ini) or []:
+        out.extend((t.strip(), f"ini {s.ini}") for t in line.split(";") if t.strip())
+    env = os.environ.get(s.env)
+    if env is not None and env.strip():
+        out.extend((t, f"env {s.env}") for t in _parse(s, env, f"env {s.env}"))
+    for text in config.getoption(s.dest) or []:
+        if not text.strip():
+            raise pytest.UsageError("--unlearn-threshold: an empty check (expected e.g. 'eo:abs<=5')")
+        out.append((text.strip(), "--unlearn-threshold"))
+    return tuple(out)
+
+
+def resolve_settings(config: pytest.Config) -> Settings:
+    """Resolve every setting (CLI > env > ini > profile default); raises ``pytest.UsageError`` on a bad value."""
+    profile = _resolve(config, "profile", DEFAULT_PROFILE, "default")
+    from_profile = f"profile {profile.value!r}"
+    return Settings(
+        collect=_resolve(config, "collect", False, "default"),
+        profile=profile,
+        methods=_resolve(config, "methods", None, from_profile),
+        seeds=_resolve(config, "seeds", None, from_profile),
+        device=_resolve(config, "device", "auto", "default"),
+        cache_dir=_resolve(config, "cache_dir", (config.rootpath / DEFAULT_CACHE_DIR), "default"),
+        report_dir=_resolve(config, "report_dir", None, "default"),
+        report_formats=_resolve(config, "report_formats", REPORT_FORMATS, "default"),
+        thresholds=_resolve_thresholds(config),
+    )

@@ -1,0 +1,371 @@
+"""The plugin's core: one ``AuditSession`` per pytest session, kept in ``config.stash``.
+
+It resolves the settings (``_options``), builds the ``AuditSpec`` from the user's fixtures and runs the audit
+once (the library's file-locked cache makes a re-run, or a second xdist worker, recompute nothing), collects the
+``--unlearn-audit`` check items, writes the report files and prints the terminal summary.
+
+Check items (``unlearn_audit::<check id>``) are ``pytest.Function`` items whose test function requests the
+``unlearn_audit`` fixture, so the fixture system gives them the user's fixtures like any test. Fixtures from a
+``conftest.py`` are only visible to nodes under that conftest's directory, so the items hang below the collected
+directory node of the (shallowest) conftest that defines ``unlearn_data`` (the session when it is the rootdir's
+conftest, or when none is found), under a collector whose node id is fixed to ``unlearn_audit``.
+
+Under pytest-xdist every worker that runs a check computes (or loads from the cache) the report and sends it to
+the controller in ``workeroutput``; the controller writes the report files and prints the summary.
+
+The library is imported only when it is needed (an audit is computed, or checks are collected or validated),
+never when the plugin is imported.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Callable
+
+import pytest
+
+from ._options import Settings, resolve_settings
+from .assertions import AuditCheckError, assert_findings, format_findings, status_of
+
+if TYPE_CHECKING:  # pragma: no cover
+    from unlearn_audit.audit import Thresholds
+    from unlearn_audit.report import AuditReport, Finding
+
+__all__ = ["AuditSession", "SESSION_KEY", "configure", "get"]
+
+SESSION_KEY = pytest.StashKey["AuditSession"]()
+WORKER_OUTPUT_KEY = "unlearn_audit_report"
+RUNS_ID = "runs"                      # the library's finding for "the user's method ran" (check="runs")
+OTHER_ID = "other_checks"             # checks only the unlearn_thresholds fixture adds
+MIN_WIDTH = 120                       # the table's columns need it; narrower terminals wrap rather than truncate
+REPORT_FILES = {"json": "report.json", "html": "report.html", "md": "checklist.md"}   # as `unlearn-audit demo`
+USER_FIXTURES = ("unlearn_data", "unlearn_model_factory", "unlearn_fn", "unlearn_original", "unlearn_recipe",
+                 "unlearn_thresholds")
+# AuditSpec field named in a library error -> where the plugin user set it
+_FIELD_SOURCE = {"data": "fixture unlearn_data", "model_factory": "fixture unlearn_model_factory",
+                 "unlearn_fn": "fixture unlearn_fn", "original": "fixture unlearn_original",
+                 "recipe": "fixture unlearn_recipe", "thresholds": "fixture unlearn_thresholds"}
+
+
+def configure(config: pytest.Config) -> None:
+    """``pytest_configure``: resolve settings (UsageError on a bad value) and stash the session object."""
+    config.addinivalue_line("markers", "unlearn_audit: an unlearning-audit check item (collected by --unlearn-audit)")
+    config.stash[SESSION_KEY] = AuditSession(config)
+
+
+def get(config: pytest.Config) -> "AuditSession":
+    return config.stash[SESSION_KEY]
+
+
+def _is_xdist_worker(config: pytest.Config) -> bool:
+    return hasattr(config, "workerinput")
+
+
+class AuditSession:
+    """Per-session state: settings, the report once computed, and the check items' bookkeeping."""
+
+    def __init__(self, config: pytest.Config) -> None:
+        self.config = config
+        self.settings: Settings = resolve_settings(config)
+        self.report: AuditReport | None = None
+        self.thresholds: Thresholds | None = None       # what the audit was evaluated with
+        self.report_paths: list[Path] = []
+        self._check_ids: tuple[str, ...] = ()
+        if self.settings.thresholds:
+            self.static_thresholds()                      # a bad --unlearn-threshold fails now, naming its source
+
+    # ------------------------------------------------------------------------------------------ thresholds
+    def static_thresholds(self, base: "Thresholds | None" = None) -> "Thresholds":
+        """``base`` (default: the library defaults) with the ini / env / command-line checks merged in by id."""
+        __tracebackhide__ = True
+        from unlearn_audit.audit import Check, ThresholdError, Thresholds
+
+        overrides = []
+        for text, source in self.settings.thresholds:
+            try:
+                overrides.append(Check.parse(text, source=source))
+            except ThresholdError as exc:
+                raise pytest.UsageError(str(exc)) from None
+        base = Thresholds.default() if base is None else base
+        return base.merge(overrides, source="unlearn-audit thresholds") if overrides else base
+
+    def _thresholds(self, fixture_value: Any) -> "Thresholds":
+        """Library defaults < ``unlearn_thresholds`` fixture < ini < env < command line (merged by check id).
+
+        A ``Thresholds`` from the fixture replaces the defaults; strings / ``Check`` s adjust them by id.
+        """
+        __tracebackhide__ = True
+        from unlearn_audit.audit import Check, ThresholdError, Thresholds
+
+        source = "fixture unlearn_thresholds"
+        try:
+            if fixture_value is None:
+                base = Thresholds.default()
+            elif isinstance(fixture_value, Thresholds):
+                base = fixture_value
+            elif isinstance(fixture_value, (str, Check, list, tuple)):
+                items = [fixture_value] if isinstance(fixture_value, (str, Check)) else list(fixture_value)
+                base = Thresholds.default().merge(items, source=source)
+            else:
+                raise pytest.UsageError(f"{source}: expected None, a Thresholds, a compact check string such as "
+                                        f"'eo:abs<=5' or a list of them, got {type(fixture_value).__name__}")
+        except ThresholdError as exc:
+            raise pytest.UsageError(str(exc)) from None
+        return self.static_thresholds(base)
+
+    # ------------------------------------------------------------------------------------------ the audit
+    def audit(self, *, data: Any, model_factory: Any, unlearn_fn: Any, original: Any, recipe: Any,
+              thresholds: Any) -> "AuditReport":
+        """Build the ``AuditSpec`` from the fixtures and settings, run it (cached), and remember the report."""
+        __tracebackhide__ = True
+        from unlearn_audit.audit import PROFILES, AuditSpec, run_audit
+
+        s = self.settings
+        self.thresholds = self._thresholds(thresholds)
+        kwargs = PROFILES[s.profile.value].spec_kwargs()
+        overrides = {"methods": s.methods, "seeds": s.seeds, "device": s.device}
+        kwargs.update({k: r.value for k, r in overrides.items() if r.value is not None})
+        cache_dir = s.cache_dir.value if s.cache_dir.value is not None else False
+        try:
+            spec = AuditSpec(data=data, model_factory=model_factory, unlearn_fn=unlearn_fn, original=original,
+                             recipe=recipe, thresholds=self.thresholds, cache_dir=cache_dir, **kwargs)
+        except (TypeError, ValueError) as exc:
+            raise pytest.UsageError(self._where(str(exc))) from None
+        self.report = run_audit(spec, progress=False)
+        return self.report
+
+    def _where(self, message: str) -> str:
+        """Reword ``AuditSpec.<field>: ...`` to name where the plugin user set that field."""
+        m = re.match(r"^AuditSpec\.(\w+)(?::\s*|\s+)(.*)$", message, re.S)
+        if m is None:
+            return f"unlearn-audit: {message}"
+        field, rest = m.groups()
+        resolved = getattr(self.settings, field, None)
+        where = resolved.source if resolved is not None and hasattr(resolved, "source") else _FIELD_SOURCE.get(field)
+        return f"{where or 'unlearn-audit ' + field}: {rest}"
+
+    def check_id(self, finding: "Finding") -> str:
+        """The id (item name) of the check a finding came from."""
+        if finding.check == RUNS_ID:
+            return RUNS_ID
+        if self.thresholds is not None:
+            for c in self.thresholds:
+                if c.compact == finding.check:
+                    return c.id
+        return finding.check.split(":", 1)[0]
+
+    # ------------------------------------------------------------------------------------------ unlearn_check
+    def checker(self, report: "AuditReport", node: pytest.Item) -> Callable[..., list["Finding"]]:
+        """The ``unlearn_check`` helper bound to ``report`` and the calling test."""
+
+        def unlearn_check(*checks: Any, metric: str | None = None, model: str | None = None,
+                          **bound: Any) -> list["Finding"]:
+            """``unlearn_check("eo:abs<=5", ...)`` or ``unlearn_check(metric="EO", max_abs_delta=5, reference=...)``.
+
+            Evaluates the checks on the user's method (or ``model``); raises ``AssertionError`` with a table of
+            metric, value, bound and margin when one FAILs; returns the findings.
+            """
+            __tracebackhide__ = True
+            from unlearn_audit.audit import Check, Thresholds
+
+            items = [Check.parse(c, source="unlearn_check") if isinstance(c, str) else c for c in checks]
+            if metric is not None:
+                items.append(Check(metric, **bound))
+            elif bound:
+                raise TypeError(f"unlearn_check: {', '.join(sorted(bound))} given without metric=")
+            if not items:
+                raise TypeError("unlearn_check: give a check, e.g. unlearn_check('eo:abs<=5') or "
+                                "unlearn_check(metric='EO', max_abs_delta=5)")
+            findings = Thresholds(items, source="unlearn_check").evaluate(
+                report, models=None if model is None else [model])
+            _record(node, findings, {c.compact: c.id for c in items})
+            return assert_findings(findings, what="unlearn_check")
+
+        return unlearn_check
+
+    # ------------------------------------------------------------------------------------------ collection
+    def collect(self, session: pytest.Session, items: list[pytest.Item]) -> None:
+        """With ``--unlearn-audit``: append one item per check id (plus ``runs``, and ``other_checks`` when the
+        user overrides ``unlearn_thresholds``)."""
+        if not self.settings.collect.value:
+            return
+        from unlearn_audit._device import configure_threads
+
+        configure_threads()     # before the user's fixtures run: one thread per xdist worker
+        ids = [RUNS_ID, *self.static_thresholds().ids]
+        scope, fixture_dirs = _fixture_scope(session, items)
+        if "unlearn_thresholds" in fixture_dirs:
+            ids.append(OTHER_ID)
+        self._check_ids = tuple(ids)
+        collector = AuditCollector.from_parent(scope, name="unlearn_audit", nodeid="unlearn_audit")
+        collector.check_ids = self._check_ids
+        # collected like any node, so the terminal's "collected N items" and collection errors include it
+        collector.ihook.pytest_collectstart(collector=collector)
+        report = collector.ihook.pytest_make_collect_report(collector=collector)
+        collector.ihook.pytest_collectreport(report=report)
+        if report.passed:
+            items.extend(report.result)
+
+    def run_check(self, item: pytest.Item, check_id: str, report: "AuditReport") -> None:
+        """The body of ``unlearn_audit::<check_id>``."""
+        __tracebackhide__ = True
+        if check_id == OTHER_ID:
+            findings = [f for f in report.findings if self.check_id(f) not in self._check_ids]
+        else:
+            findings = [f for f in report.findings if self.check_id(f) == check_id]
+        _record(item, findings, {f.check: self.check_id(f) for f in findings})
+        if check_id == RUNS_ID:
+            user = report.user_method
+            if user is None:
+                pytest.skip("the audit has no user method (unlearn_fn)")
+            if not findings:
+                seeds = [r.seed for r in report.records(user)]
+                item.user_properties.append(("unlearn_audit.runs.seeds", ",".join(map(str, seeds))))
+                return
+        if not findings:
+            pytest.skip(f"no check with id {check_id!r} in this audit's thresholds"
+                        if check_id != OTHER_ID else "every check of unlearn_thresholds has its own item")
+        if all(status_of(f) == "SKIP" for f in findings):
+            pytest.skip("; ".join(f"{f.model}: {f.why}" for f in findings))
+        assert_findings(findings, what=f"unlearn_audit::{check_id}")
+
+    # ------------------------------------------------------------------------------------------ reporting
+    def header(self) -> list[str]:
+        import unlearn_audit
+
+        return [f"unlearn-audit {unlearn_audit.__version__}: {self.settings.describe()}"]
+
+    def sessionfinish(self) -> None:
+        if self.report is None:
+            return
+        if _is_xdist_worker(self.config):
+            self.config.workeroutput[WORKER_OUTPUT_KEY] = self.report.to_json()  # type: ignore[attr-defined]
+            return
+        directory = self.settings.report_dir.value
+        if directory is None:
+            return
+        writers = {"json": self.report.to_json, "html": self.report.to_html, "md": self.report.to_checklist}
+        for fmt in self.settings.report_formats.value:
+            path = Path(directory) / REPORT_FILES[fmt]
+            writers[fmt](path)
+            self.report_paths.append(path)
+
+    def testnodedown(self, node: Any) -> None:
+        """xdist controller: take the report a worker computed (they are identical: same spec, same cache)."""
+        text = getattr(node, "workeroutput", {}).get(WORKER_OUTPUT_KEY)
+        if text and self.report is None:
+            from unlearn_audit.report import AuditReport
+
+            self.report = AuditReport.from_json(text)
+
+    def terminal_summary(self, terminalreporter: Any) -> None:
+        if self.report is None or _is_xdist_worker(self.config):
+            return
+        from unlearn_audit.report._rich import render_text, verdict_line
+
+        verbosity = self.config.get_verbosity()
+        if verbosity < -1:
+            return
+        written = f"reports: {', '.join(str(p) for p in self.report_paths)}" if self.report_paths else ""
+        if verbosity < 0:
+            terminalreporter.write_line(f"unlearn-audit: {verdict_line(self.report)}" +
+                                        (f"; {written}" if written else ""))
+            return
+        tw = self.config.get_terminal_writer()
+        terminalreporter.write_sep("=", "unlearn-audit")
+        text = render_text(self.report, width=max(tw.fullwidth, MIN_WIDTH), color=tw.hasmarkup)
+        terminalreporter.write(text if text.endswith("\n") else text + "\n")
+        problems = [f for f in self.report.findings if status_of(f) in ("FAIL", "WARN")]
+        if problems:
+            terminalreporter.write_line(format_findings(problems, title="checks that failed or warned:"))
+        if written:
+            terminalreporter.write_line(f"unlearn-audit {written}")
+
+
+def _record(item: pytest.Item, findings: list["Finding"], ids: dict[str, str]) -> None:
+    """Findings as JUnit properties (``record_property`` writes to ``user_properties`` too)."""
+    for f in findings:
+        prefix = f"unlearn_audit.{ids.get(f.check, f.check)}"
+        if len({x.model for x in findings}) > 1:
+            prefix += f".{f.model}"
+        item.user_properties.append((f"{prefix}.status", status_of(f)))
+        for name in ("value", "bound", "margin", "model_value", "reference_value"):
+            value = getattr(f, name)
+            if value is not None:
+                item.user_properties.append((f"{prefix}.{name}", f"{value:.6g}"))
+
+
+# ---------------------------------------------------------------------------------------------- the items
+def _fixture_names(module: Any) -> set[str]:
+    """Names of the fixtures a (conftest) module defines, honouring ``@pytest.fixture(name=...)``."""
+    names = set()
+    for attr, obj in vars(module).items():
+        marker = getattr(obj, "_pytestfixturefunction", None)   # pytest < 8.4
+        if marker is not None:
+            names.add(marker.name or attr)
+        elif type(obj).__name__ == "FixtureFunctionDefinition":  # pytest >= 8.4
+            names.add(getattr(obj, "name", None) or attr)
+    return names
+
+
+def _fixture_scope(session: pytest.Session, items: list[pytest.Item]) -> tuple[pytest.Collector, dict[str, Path]]:
+    """The node the check items hang below, and the directory of each user fixture found in a conftest."""
+    found: dict[str, Path] = {}
+    for plugin in session.config.pluginmanager.get_plugins():
+        file = getattr(plugin, "__file__", None)
+        if not file or Path(file).name != "conftest.py":
+            continue
+        defined = _fixture_names(plugin) & set(USER_FIXTURES)
+        for name in defined:
+            here = Path(file).resolve().parent
+            if name not in found or len(here.parts) < len(found[name].parts):
+                found[name] = here
+    where = found.get("unlearn_data")
+    if where is None or where == session.config.rootpath.resolve():
+        return session, found
+    for item in items:
+        for node in item.listchain():
+            if isinstance(node, pytest.Directory) and Path(node.path).resolve() == where:
+                return node, found
+    return session, found
+
+
+class AuditCollector(pytest.Collector):
+    """``unlearn_audit``: the parent of the check items (created by ``AuditSession.collect``)."""
+
+    check_ids: tuple[str, ...] = ()
+
+    def collect(self) -> list[pytest.Item]:
+        return [AuditCheckItem.from_parent(self, name=cid, callobj=_check_function(cid)) for cid in self.check_ids]
+
+    def reportinfo(self) -> tuple[Any, int | None, str]:
+        return self.path, None, "unlearn_audit"
+
+
+def _check_function(check_id: str) -> Callable[..., None]:
+    def unlearn_audit_check(unlearn_audit: Any, request: pytest.FixtureRequest) -> None:
+        __tracebackhide__ = True
+        get(request.config).run_check(request.node, check_id, unlearn_audit)
+
+    unlearn_audit_check.__name__ = f"unlearn_audit_{check_id}"
+    return unlearn_audit_check
+
+
+class AuditCheckItem(pytest.Function):
+    """``unlearn_audit::<check id>``: asserts the audit's findings of one check on the user's method."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.add_marker(pytest.mark.unlearn_audit)
+        if self.config.pluginmanager.hasplugin("xdist"):
+            self.add_marker(pytest.mark.xdist_group("unlearn_audit"))
+
+    def reportinfo(self) -> tuple[Any, int | None, str]:
+        return self.path, None, self.nodeid
+
+    def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException]) -> Any:  # type: ignore[override]
+        if isinstance(excinfo.value, AuditCheckError):
+            return str(excinfo.value)     # the table is the whole explanation
+        return super().repr_failure(excinfo)
+

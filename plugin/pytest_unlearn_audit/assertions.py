@@ -1,0 +1,107 @@
+"""Assertions over audit findings: a failing check raises an ``AssertionError`` whose message is a table.
+
+The table has one row per finding (status, check, model, metric, value, bound, margin, the model's metric and
+the reference's), followed by one "why" sentence per FAIL / WARN. ``__tracebackhide__`` keeps pytest's
+traceback out of the way: the message is the explanation.
+
+Torch-free: only ``unlearn_audit.report`` (plain dataclasses) is used, imported where needed.
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from typing import TYPE_CHECKING, Any, Iterable, Sequence
+
+if TYPE_CHECKING:  # pragma: no cover
+    from unlearn_audit.report import Finding
+
+__all__ = ["AuditCheckError", "UnlearnAuditWarning", "assert_findings", "format_findings", "status_of"]
+
+
+class AuditCheckError(AssertionError):
+    """An audit check failed; ``findings`` holds every finding that was asserted (not only the failures)."""
+
+    def __init__(self, message: str, findings: Sequence["Finding"] = ()) -> None:
+        super().__init__(message)
+        self.findings = list(findings)
+
+
+AuditCheckError.__module__ = "pytest_unlearn_audit"   # public name in failure reports
+
+
+class UnlearnAuditWarning(UserWarning):
+    """A check is inside its bound but within the warning margin (WARN), or could not be evaluated (SKIP)."""
+
+
+UnlearnAuditWarning.__module__ = "pytest_unlearn_audit"
+
+
+def _num(x: Any, *, signed: bool = False) -> str:
+    if x is None:
+        return "-"
+    try:
+        f = float(x)
+    except (TypeError, ValueError):
+        return str(x)
+    if math.isnan(f):
+        return "nan"
+    if math.isinf(f):
+        return ("+" if signed and f > 0 else "") + ("inf" if f > 0 else "-inf")
+    return format(f, ("+" if signed else "") + (".4g" if abs(f) >= 1000 else ".2f"))
+
+
+def status_of(f: "Finding") -> str:
+    """``"PASS"``, ``"WARN"``, ``"FAIL"`` or ``"SKIP"``."""
+    return getattr(f.status, "value", str(f.status))
+
+
+def format_findings(findings: Iterable["Finding"], *, title: str = "") -> str:
+    """A plain-text table of ``findings`` (and their reasons), for failure messages and the terminal."""
+    findings = list(findings)
+    header = ("status", "check", "model", "metric", "value", "bound", "margin", "model value", "reference")
+    rows = []
+    for f in findings:
+        ref = "-" if f.reference is None else (
+            f.reference if f.reference_value is None else f"{f.reference} = {_num(f.reference_value)}")
+        rows.append((status_of(f), f.check, f.model, f.metric, _num(f.value), _num(f.bound),
+                     _num(f.margin, signed=True), _num(f.model_value), ref))
+    widths = [max(len(h), *(len(r[i]) for r in rows)) if rows else len(h) for i, h in enumerate(header)]
+    numeric = {4, 5, 6, 7}
+
+    def line(cells: Sequence[str]) -> str:
+        return "  ".join(c.rjust(w) if i in numeric else c.ljust(w) for i, (c, w) in enumerate(zip(cells, widths))
+                         ).rstrip()
+
+    out = [title] if title else []
+    out.append(line(header))
+    out.append("  ".join("-" * w for w in widths))
+    out.extend(line(r) for r in rows)
+    reasons = [f for f in findings if status_of(f) in ("FAIL", "WARN", "SKIP") and f.why]
+    if reasons:
+        out.append("")
+        out.extend(f"{status_of(f)} {f.check} ({f.model}): {f.why}" for f in reasons)
+    return "\n".join(out)
+
+
+def assert_findings(findings: Sequence["Finding"], *, what: str = "unlearn_check") -> list["Finding"]:
+    """Raise ``AuditCheckError`` (an ``AssertionError``) with a table if any finding FAILs.
+
+    WARN findings, and SKIP ones (a metric that was not computed), emit an ``UnlearnAuditWarning`` (shown in
+    pytest's warnings summary); the findings are returned so a test can inspect them further.
+    """
+    __tracebackhide__ = True
+    findings = list(findings)
+    failed = [f for f in findings if status_of(f) == "FAIL"]
+    if failed:
+        models = sorted({f.model for f in failed})
+        title = (f"{what}: {len(failed)} of {len(findings)} check(s) failed for "
+                 f"{', '.join(repr(m) for m in models)}")
+        raise AuditCheckError(format_findings(findings, title=title), findings)
+    for f in findings:
+        if status_of(f) == "WARN":
+            warnings.warn(UnlearnAuditWarning(f"{f.check} ({f.model}): {f.why or 'within the warning margin'}"),
+                          stacklevel=2)
+        elif status_of(f) == "SKIP":
+            warnings.warn(UnlearnAuditWarning(f"{f.check} ({f.model}) was not evaluated: {f.why}"), stacklevel=2)
+    return findings

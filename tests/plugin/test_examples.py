@@ -1,0 +1,33 @@
+"""The example projects of ``fixtures/`` pass ``pytest --unlearn-audit`` (smoke profile, shared cache)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+
+def test_tabular(pytester: pytest.Pytester, example, audit_cache: Path) -> None:
+    pytest.importorskip("sklego", reason="the arrests table ships with scikit-lego")
+    example("tabular")
+    result = pytester.runpytest("--unlearn-audit", "--unlearn-profile=smoke", f"--unlearn-cache-dir={audit_cache}")
+    result.assert_outcomes(passed=10)
+    result.stdout.fnmatch_lines(["*Unlearning audit: PASS*", "★ retrain_head *"])
+
+
+def test_custom_method(pytester: pytest.Pytester, example, audit_cache: Path) -> None:
+    """In a subprocess: its conftest registers a method, which a second in-process import would refuse."""
+    example("custom_method")
+    result = pytester.runpytest_subprocess("--unlearn-audit", f"--unlearn-cache-dir={audit_cache}", "-v")
+    result.assert_outcomes(passed=11)
+    result.stdout.fnmatch_lines(["unlearn-audit *: profile=smoke, *thresholds=4 custom, checks collected",
+                                 "unlearn_audit::ta_min PASSED*", "★ shrink_finetune *"], consecutive=False)
+
+
+@pytest.mark.slow
+def test_quickstart_as_shipped(pytester: pytest.Pytester, example, audit_cache: Path) -> None:
+    """Exactly the README's command: the ci profile (default suite, both references)."""
+    example("quickstart")
+    result = pytester.runpytest("--unlearn-audit", f"--unlearn-cache-dir={audit_cache}")
+    result.assert_outcomes(passed=11)
+    result.stdout.fnmatch_lines(["*Unlearning audit: PASS*"])

@@ -1,0 +1,119 @@
+"""``--unlearn-audit`` (ini ``unlearn_audit_collect``, env ``UNLEARN_AUDIT_COLLECT``): one test item per check."""
+
+from __future__ import annotations
+
+import textwrap
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+import pytest
+
+from .conftest import BAD_METHOD, FakeAudit
+
+CHECK_ITEMS = ["unlearn_audit::runs", "unlearn_audit::fairness_gap", "unlearn_audit::eo", "unlearn_audit::ga",
+               "unlearn_audit::mia", "unlearn_audit::fgsm", "unlearn_audit::ta", "unlearn_audit::ra"]
+
+
+def audit(pytester: pytest.Pytester, cache: Path, *args: str) -> pytest.RunResult:
+    return pytester.runpytest("--unlearn-audit", "--unlearn-profile=smoke", f"--unlearn-cache-dir={cache}", *args)
+
+
+def test_one_item_per_check(pytester: pytest.Pytester, example) -> None:
+    example("quickstart")
+    result = pytester.runpytest("--unlearn-audit", "--co", "-q")
+    result.stdout.fnmatch_lines(["test_unlearning.py::*", *CHECK_ITEMS, "11 tests collected*"])
+
+
+def test_no_items_without_the_option(pytester: pytest.Pytester, example) -> None:
+    example("quickstart")
+    result = pytester.runpytest("--co", "-q")
+    result.stdout.fnmatch_lines(["3 tests collected*"])
+    assert "unlearn_audit::" not in result.stdout.str()
+
+
+def test_marker_selects_only_the_checks(pytester: pytest.Pytester, example, fake_audit: FakeAudit) -> None:
+    example("quickstart")
+    result = pytester.runpytest("--unlearn-audit", "-m", "unlearn_audit", "-v")
+    result.assert_outcomes(passed=8, deselected=3)
+    result.stdout.fnmatch_lines([f"{item} PASSED*" for item in CHECK_ITEMS])
+
+
+@pytest.mark.parametrize("how", ["ini", "env"])
+def test_ini_and_env_switch_it_on(pytester: pytest.Pytester, example, fake_audit: FakeAudit,
+                                  monkeypatch: pytest.MonkeyPatch, how: str) -> None:
+    example("quickstart")
+    if how == "ini":
+        pytester.makeini("[pytest]\nunlearn_audit_collect = true\n")
+    else:
+        monkeypatch.setenv("UNLEARN_AUDIT_COLLECT", "1")
+    result = pytester.runpytest("-m", "unlearn_audit")
+    result.assert_outcomes(passed=8, deselected=3)
+
+
+def test_bad_boolean_names_its_source(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("UNLEARN_AUDIT_COLLECT", "maybe")
+    result = pytester.runpytest()
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(["ERROR: env UNLEARN_AUDIT_COLLECT: 'maybe' is not a boolean*"])
+
+
+def test_items_see_fixtures_of_a_subfolder_conftest(pytester: pytest.Pytester, example,
+                                                    fake_audit: FakeAudit) -> None:
+    """A conftest in tests/ (not the rootdir) is only visible below tests/: the items hang there."""
+    example("quickstart")
+    tests = pytester.mkdir("tests")
+    for name in ("conftest.py", "test_unlearning.py"):
+        (pytester.path / name).rename(tests / name)
+    result = pytester.runpytest("--unlearn-audit", "-v")
+    result.assert_outcomes(passed=11)
+    result.stdout.fnmatch_lines(["unlearn_audit::eo PASSED*"])
+
+
+def test_quickstart_passes(pytester: pytest.Pytester, example, audit_cache: Path) -> None:
+    example("quickstart")
+    result = audit(pytester, audit_cache, "-v")
+    result.assert_outcomes(passed=11)
+    result.stdout.fnmatch_lines(["*= unlearn-audit =*", "*Unlearning audit: PASS*", "*finetune_on_retain*"])
+
+
+def test_bad_unlearning_fails_with_a_table(pytester: pytest.Pytester, example, audit_cache: Path) -> None:
+    example("quickstart", append=BAD_METHOD)
+    result = audit(pytester, audit_cache, "-m", "unlearn_audit")
+    outcomes = result.parseoutcomes()
+    assert outcomes.get("failed", 0) >= 3, outcomes
+    result.stdout.fnmatch_lines([
+        "*_ unlearn_audit::ta _*",
+        "unlearn_audit::ta: 1 of 1 check(s) failed for 'add_noise'",
+        "status  check * model * metric  value  bound  margin  model value  reference",
+        "FAIL    ta:drop<=5* add_noise * TA *",
+        "FAIL ta:drop<=5* (add_noise): TA is * worse than retrain*outside the bound <= 5.00",
+    ])
+    result.stdout.fnmatch_lines(["FAILED unlearn_audit::ta*", "FAILED unlearn_audit::ra*"])
+    assert "_session.py" not in result.stdout.str()   # the table is the message, no plugin traceback
+
+
+def test_a_method_that_raises_fails_runs(pytester: pytest.Pytester, example, audit_cache: Path) -> None:
+    example("quickstart", append=textwrap.dedent('''
+        @pytest.fixture(scope="session")
+        def unlearn_fn():
+            def broken(model, ctx):
+                raise RuntimeError("out of ideas")
+            return broken
+    '''))
+    result = audit(pytester, audit_cache, "-m", "unlearn_audit")
+    result.assert_outcomes(failed=8)
+    result.stdout.fnmatch_lines(["*_ unlearn_audit::runs _*", "*FAIL*runs*broken*",
+                                 "*seed 0: *RuntimeError: out of ideas*"])
+
+
+def test_junit_xml_holds_the_findings(pytester: pytest.Pytester, example, audit_cache: Path) -> None:
+    example("quickstart")
+    result = audit(pytester, audit_cache, "-m", "unlearn_audit", "--junitxml=junit.xml")
+    result.assert_outcomes(passed=8, deselected=3)
+    tree = ET.parse(pytester.path / "junit.xml")
+    case = next(c for c in tree.iter("testcase") if c.get("name") == "eo")
+    assert case.get("classname") == "unlearn_audit"
+    props = {p.get("name"): p.get("value") for p in case.iter("property")}
+    assert props["unlearn_audit.eo.status"] == "PASS"
+    assert float(props["unlearn_audit.eo.value"]) <= float(props["unlearn_audit.eo.bound"])
+    assert {"unlearn_audit.eo.margin", "unlearn_audit.eo.model_value", "unlearn_audit.eo.reference_value"} <= set(props)

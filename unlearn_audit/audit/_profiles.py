@@ -1,0 +1,71 @@
+"""Audit profiles (``smoke`` / ``ci`` / ``full``) and the documented default method subset."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+__all__ = ["Profile", "PROFILES", "DEFAULT_METHODS", "DEFAULT_REFERENCES", "REFERENCE_ALIASES"]
+
+#: The ``methods="default"`` suite: one fast representative per family of approximate unlearning methods, chosen so
+#: that the whole default audit of ``colored_digits`` (original, two reference retrains, this suite and a user
+#: method, every model evaluated) takes under a minute on 2 CPU cores (``benchmarks/audit_speed.py``):
+#:
+#: - ``ft``: fine-tune on the retain set (the "CF" of Tran & Woo; finetune family),
+#: - ``ga_ft``: NegGrad+, gradient ascent on D_f mixed with descent on D_r (gradient family),
+#: - ``rl``: random labels on D_f + D_r (relabel family),
+#: - ``scrub``: teacher-student distillation (distill family),
+#: - ``ssd``: selective synaptic dampening, no training at all (noise / parameter-editing family).
+#:
+#: Slower or more specialised methods (``salun``, ``l1_sparse``, ``bad_teacher``, ``fisher``, ``influence``,
+#: ``miu``, ``boundary_*``, ``cf_k``, ``eu_k``, ``sw_*``) run with ``methods="all"`` or by name. Names that are not
+#: registered in the installed version are skipped (the report's config lists them).
+DEFAULT_METHODS: tuple[str, ...] = ("ft", "ga", "rl", "bad_teacher", "fisher", "influence", "miu")
+
+#: Reference models computed by default (spec D5: ``retrain+reweight`` is the reference of MIU and of the
+#: ``+reweight`` variants, ``retrain`` of everything else).
+DEFAULT_REFERENCES: tuple[str, ...] = ("retrain", "retrain+reweight")
+
+#: Accepted spellings of the reference models -> the name used in reports.
+REFERENCE_ALIASES: dict[str, str] = {"retrain_reweight": "retrain+reweight", "retrain+groupdro": "retrain_groupdro"}
+
+
+@dataclass(frozen=True)
+class Profile:
+    """A named audit size: which methods, seeds, references and metric preset.
+
+    Attributes:
+        name: ``smoke``, ``ci`` or ``full``.
+        methods: ``"none"``, ``"default"``, ``"all"`` or names.
+        seeds: seeds audited.
+        references: reference retrains.
+        metric_preset: ``MetricConfig.preset`` name.
+        description: one line for help texts.
+    """
+
+    name: str
+    methods: str | tuple[str, ...]
+    seeds: tuple[int, ...]
+    references: tuple[str, ...]
+    metric_preset: str
+    description: str
+
+    def metric_config(self) -> Any:
+        from ..metrics import MetricConfig
+
+        return MetricConfig.preset(self.metric_preset)
+
+    def spec_kwargs(self) -> dict[str, Any]:
+        """The ``AuditSpec`` keyword arguments this profile sets."""
+        return {"methods": self.methods, "seeds": self.seeds, "references": self.references,
+                "metric_config": self.metric_config()}
+
+
+PROFILES: dict[str, Profile] = {
+    "smoke": Profile("smoke", "none", (0,), ("retrain",), "smoke",
+                     "your method against a plain retrain, one seed, fast metrics (FGSM only)"),
+    "ci": Profile("ci", "default", (0,), DEFAULT_REFERENCES, "ci",
+                  "your method, the default suite and both reference retrains, one seed, FGSM + PGD"),
+    "full": Profile("full", "all", (0, 1, 2), DEFAULT_REFERENCES + ("retrain_groupdro",), "full",
+                    "every registered method, three seeds, all references, eps sweep and every MIA protocol"),
+}
