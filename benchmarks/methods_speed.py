@@ -13,6 +13,7 @@ import time
 import torch
 
 import unlearn_audit as ua
+from unlearn_audit._device import resolve_device
 from unlearn_audit.models import SmallConvNet
 
 
@@ -24,7 +25,7 @@ def main() -> None:
     parser.add_argument("--methods", default="", help="comma-separated subset (default: all registered)")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
-    device = ua._device.resolve_device(args.device) if hasattr(ua, "_device") else torch.device(args.device)
+    device = resolve_device(args.device)
     data = ua.datasets.colored_digits()
     recipe = ua.TrainRecipe(epochs=args.epochs, lr=0.05, batch_size=64)
 

@@ -6,9 +6,11 @@ import pytest
 import torch
 import torch.nn.functional as F
 
+import unlearn_audit.methods._distill
 from unlearn_audit.methods import Trainer, UnlearnContext, get_method
 from unlearn_audit.methods._distill import SCRUB_PRESETS, BadTeacherParams, ScrubParams, kl_per_sample
 
+from ._contract import MethodContract, SoftWeightContract, spy_batches
 from ._memorise import accuracy, context, memorisation_setup, state_hash, unlearn
 
 # Measured on the memorisation setup (setup seed 0, CPU, one thread; original FA 1.000 / RA 1.000, mean CE on D_f
@@ -21,67 +23,24 @@ BOUNDS = {"scrub": (0.3, 0.95), "bad_teacher": (0.6, 0.95)}
 FAST = {"scrub": {"epochs": 2, "msteps": 1}, "bad_teacher": {"epochs": 2}}
 
 
+class TestDistillContract(SoftWeightContract, MethodContract):
+    BOUNDS = BOUNDS
+    FAST = FAST
+
+    def soft_perturbation(self, eps):
+        out = eps.clone()
+        out[memorisation_setup().data.forget_idx[:10]] = -0.5  # weaker forgetting strength, partial loss weight
+        return out
+
+    def test_forget_loss_moves_towards_the_retrain(self, name, default_runs):
+        """The loss signal on D_f moves towards the retrain's (which mislabels every forget sample)."""
+        model, ctx, _, _ = default_runs[name]
+        assert _forget_loss(model, ctx.forget) > 10 * _forget_loss(memorisation_setup().original, ctx.forget)
+
+
 def _forget_loss(model, ds) -> float:
     with torch.no_grad():
         return float(F.cross_entropy(model.eval()(ds.x), ds.y))
-
-
-@pytest.fixture(scope="module")
-def default_runs():
-    setup = memorisation_setup()
-    out = {}
-    for name in BOUNDS:
-        ctx = context(0)
-        before = (state_hash(setup.original), state_hash(ctx.original))
-        model, _ = unlearn(name, ctx=ctx)
-        out[name] = (model, ctx, before, (state_hash(setup.original), state_hash(ctx.original)))
-    return out
-
-
-@pytest.mark.parametrize("name", list(BOUNDS))
-def test_forgets_memorised_samples_and_keeps_retain_accuracy(name, default_runs):
-    setup = memorisation_setup()
-    model, ctx, _, _ = default_runs[name]
-    fa_max, ra_min = BOUNDS[name]
-    assert accuracy(setup.original, ctx.forget) >= 0.95
-    fa, ra = accuracy(model, ctx.forget), accuracy(model, ctx.retain)
-    assert fa <= fa_max, f"{name}: forget accuracy {fa:.3f} > {fa_max}"
-    assert ra >= ra_min, f"{name}: retain accuracy {ra:.3f} < {ra_min}"
-    # the loss signal on D_f moves towards the retrain's (which mislabels every forget sample)
-    assert _forget_loss(model, ctx.forget) > 10 * _forget_loss(setup.original, ctx.forget)
-
-
-@pytest.mark.parametrize("name", list(BOUNDS))
-def test_never_mutates_the_original(name, default_runs):
-    model, ctx, before, after = default_runs[name]
-    assert before == after
-    assert all(p.grad is None for p in ctx.original.parameters())
-    assert state_hash(model) != before[0]
-
-
-@pytest.mark.parametrize("name", list(BOUNDS))
-def test_deterministic_for_a_seed(name):
-    method = get_method(name, **FAST[name])
-    a, _ = unlearn(method, seed=3)
-    b, _ = unlearn(method, seed=3)
-    c, _ = unlearn(method, seed=4)
-    assert state_hash(a) == state_hash(b)
-    assert state_hash(a) != state_hash(c)
-
-
-@pytest.mark.parametrize("name", list(BOUNDS))
-def test_hard_soft_weights_reproduce_the_plain_method(name):
-    setup = memorisation_setup()
-    eps = torch.zeros(len(setup.data.train))
-    eps[setup.data.forget_idx] = -1.0
-    method = get_method(name, **FAST[name])
-    plain, _ = unlearn(method, seed=0)
-    soft, _ = unlearn(method, seed=0, sample_weights=eps)
-    assert state_hash(plain) == state_hash(soft)
-    soft_eps = eps.clone()
-    soft_eps[setup.data.forget_idx[:10]] = -0.5  # weaker forgetting strength and a partial loss weight
-    other, _ = unlearn(method, seed=0, sample_weights=soft_eps)
-    assert state_hash(other) != state_hash(plain)
 
 
 def test_scrub_max_steps_do_the_forgetting():
@@ -103,25 +62,10 @@ def test_kl_is_sum_over_classes_then_divided_by_batch_times_t_squared():
     assert torch.all(kl_per_sample(t, t, temp).abs() < 1e-6)
 
 
-def _spy_batches(monkeypatch):
-    import unlearn_audit.methods._distill as mod
-
-    seen: list[tuple[int, torch.Tensor, torch.Tensor | None]] = []
-    real = mod.batches
-
-    def spy(ds, batch_size, generator, *, weights=None, shuffle=True):
-        for idx, x, y in real(ds, batch_size, generator, weights=weights, shuffle=shuffle):
-            seen.append((len(ds), idx, weights))
-            yield idx, x, y
-
-    monkeypatch.setattr(mod, "batches", spy)
-    return seen
-
-
 def test_scrub_reweight_samples_retain_batches_with_the_weights(monkeypatch):
     setup = memorisation_setup()
     n_retain = len(setup.data.retain)
-    seen = _spy_batches(monkeypatch)
+    seen = spy_batches(monkeypatch, unlearn_audit.methods._distill)
     unlearn(get_method("scrub+reweight", **FAST["scrub"]), seed=0)
     retain_calls = [(idx, w) for n, idx, w in seen if n == n_retain]
     forget_calls = [(idx, w) for n, idx, w in seen if n != n_retain]

@@ -6,10 +6,12 @@ import pytest
 import torch
 from torch import nn
 
+import unlearn_audit.methods._finetune
 from unlearn_audit.methods import get_method
 from unlearn_audit.methods._finetune import last_k_layers
 from unlearn_audit.models import SmallConvNet, TabularMLP, resnet18_small
 
+from ._contract import MethodContract, SoftWeightContract, spy_batches
 from ._memorise import accuracy, context, memorisation_setup, state_hash, unlearn
 
 # Measured on the memorisation setup (setup seed 0, method seed 0, CPU; original FA 1.000 / RA 1.000):
@@ -21,93 +23,25 @@ BOUNDS = {"ft": (0.5, 0.97), "cf_k": (0.7, 0.97), "eu_k": (0.3, 0.97)}
 FAST = {"ft": {"epochs": 1}, "cf_k": {"epochs": 1}, "eu_k": {"epochs": 1, "from_recipe": False}}
 
 
-@pytest.fixture(scope="module")
-def default_runs():
-    """Each method with its default hyper-parameters, seed 0, with the hashes of both originals before/after."""
-    setup = memorisation_setup()
-    out = {}
-    for name in BOUNDS:
-        ctx = context(0)
-        before = (state_hash(setup.original), state_hash(ctx.original))
-        model, _ = unlearn(name, ctx=ctx)
-        out[name] = (model, ctx, before, (state_hash(setup.original), state_hash(ctx.original)))
-    return out
-
-
-@pytest.mark.parametrize("name", list(BOUNDS))
-def test_forgets_memorised_samples_and_keeps_retain_accuracy(name, default_runs):
-    setup = memorisation_setup()
-    model, ctx, _, _ = default_runs[name]
-    fa_max, ra_min = BOUNDS[name]
-    assert accuracy(setup.original, ctx.forget) >= 0.95
-    fa, ra = accuracy(model, ctx.forget), accuracy(model, ctx.retain)
-    assert fa <= fa_max, f"{name}: forget accuracy {fa:.3f} > {fa_max}"
-    assert ra >= ra_min, f"{name}: retain accuracy {ra:.3f} < {ra_min}"
-
-
-@pytest.mark.parametrize("name", list(BOUNDS))
-def test_never_mutates_the_original(name, default_runs):
-    model, ctx, before, after = default_runs[name]
-    assert before == after
-    assert all(p.grad is None for p in ctx.original.parameters())
-    assert state_hash(model) != before[0]
-
-
-@pytest.mark.parametrize("name", list(BOUNDS))
-def test_deterministic_for_a_seed(name):
-    method = get_method(name, **FAST[name])
-    a, _ = unlearn(method, seed=3)
-    b, _ = unlearn(method, seed=3)
-    c, _ = unlearn(method, seed=4)
-    assert state_hash(a) == state_hash(b)
-    assert state_hash(a) != state_hash(c)
-
-
-@pytest.mark.parametrize("name", list(BOUNDS))
-def test_hard_soft_weights_reproduce_the_plain_method(name):
-    setup = memorisation_setup()
-    eps = torch.zeros(len(setup.data.train))
-    eps[setup.data.forget_idx] = -1.0
-    method = get_method(name, **FAST[name])
-    plain, _ = unlearn(method, seed=0)
-    soft, _ = unlearn(method, seed=0, sample_weights=eps)
-    assert state_hash(plain) == state_hash(soft)
-    # a genuinely soft weighting changes the result
-    eps2 = eps.clone()
-    eps2[setup.data.retain_idx[:50]] = 1.0
-    other, _ = unlearn(method, seed=0, sample_weights=eps2)
-    assert state_hash(other) != state_hash(plain)
-
-
-def _spy_batches(monkeypatch):
-    import unlearn_audit.methods._finetune as mod
-
-    seen: list[tuple[torch.Tensor, torch.Tensor | None]] = []
-    real = mod.batches
-
-    def spy(ds, batch_size, generator, *, weights=None, shuffle=True):
-        for idx, x, y in real(ds, batch_size, generator, weights=weights, shuffle=shuffle):
-            seen.append((idx, weights))
-            yield idx, x, y
-
-    monkeypatch.setattr(mod, "batches", spy)
-    return seen
+class TestFinetuneContract(SoftWeightContract, MethodContract):
+    BOUNDS = BOUNDS
+    FAST = FAST
 
 
 @pytest.mark.parametrize("name", list(BOUNDS))
 def test_reweight_samples_retain_batches_with_the_weights(name, monkeypatch):
     setup = memorisation_setup()
-    seen = _spy_batches(monkeypatch)
+    seen = spy_batches(monkeypatch, unlearn_audit.methods._finetune)
     unlearn(get_method(f"{name}+reweight", **FAST[name]), seed=0)
-    assert seen and all(w is not None for _, w in seen)
-    assert torch.equal(seen[0][1].cpu(), setup.data.reweight_weights())
+    assert seen and all(b.weights is not None for b in seen)
+    assert torch.equal(seen[0].weights.cpu(), setup.data.reweight_weights())
 
     # explicit weights: up-weight one class 10x and check its share among the sampled retain samples
     seen.clear()
     retain_y = setup.data.retain.y
     w = torch.where(retain_y == 0, 10.0, 1.0)
     unlearn(get_method(name, **FAST[name]), seed=0, retain_weights=w)
-    drawn = torch.cat([idx.cpu() for idx, _ in seen])
+    drawn = torch.cat([b.idx.cpu() for b in seen])
     share = float((retain_y[drawn] == 0).float().mean())
     expected = float(w[retain_y == 0].sum() / w.sum())
     plain = float((retain_y == 0).float().mean())

@@ -8,44 +8,22 @@ import torch
 from unlearn_audit.methods import get_method
 from unlearn_audit.methods._l1_sparse import L1SparseParams, l1_schedule
 
+from ._contract import MethodContract, spy_batches
 from ._memorise import accuracy, context, memorisation_setup, state_hash, unlearn
 
 # Measured on the memorisation setup (setup seed 0, method seed 0, CPU; original FA 1.000 / RA 1.000):
 #   l1_sparse  FA 0.025  RA 0.998  (method seeds 1, 2: FA 0.050 / 0.025, RA 1.000 / 0.996)
-FA_MAX, RA_MIN = 0.4, 0.95
+BOUNDS = {"l1_sparse": (0.4, 0.95)}
+FAST = {"l1_sparse": {"epochs": 1}}
 
 
-@pytest.fixture(scope="module")
-def default_run():
-    setup = memorisation_setup()
-    ctx = context(0)
-    before = (state_hash(setup.original), state_hash(ctx.original))
-    model, _ = unlearn("l1_sparse", ctx=ctx)
-    return model, ctx, before, (state_hash(setup.original), state_hash(ctx.original))
+class TestL1SparseContract(MethodContract):
+    BOUNDS = BOUNDS
+    FAST = FAST
 
-
-def test_forgets_memorised_samples_and_keeps_retain_accuracy(default_run):
-    setup = memorisation_setup()
-    model, ctx, _, _ = default_run
-    assert accuracy(setup.original, ctx.forget) >= 0.95
-    fa, ra = accuracy(model, ctx.forget), accuracy(model, ctx.retain)
-    assert fa <= FA_MAX and ra >= RA_MIN, (fa, ra)
-    assert ctx.log["l1_alphas"][0] == 5e-4
-
-
-def test_never_mutates_the_original(default_run):
-    model, ctx, before, after = default_run
-    assert before == after
-    assert all(p.grad is None for p in ctx.original.parameters())
-    assert state_hash(model) != before[0]
-
-
-def test_deterministic_for_a_seed():
-    method = get_method("l1_sparse", epochs=1)
-    a, _ = unlearn(method, seed=3)
-    b, _ = unlearn(method, seed=3)
-    c, _ = unlearn(method, seed=4)
-    assert state_hash(a) == state_hash(b) != state_hash(c)
+    def test_logs_the_l1_schedule_from_its_default_alpha(self, default_runs):
+        _, ctx, _, _ = default_runs["l1_sparse"]
+        assert ctx.log["l1_alphas"][0] == 5e-4
 
 
 def test_schedule_endpoints_and_decay():
@@ -80,23 +58,15 @@ def test_reweight_samples_retain_batches_with_the_weights(monkeypatch):
     import unlearn_audit.methods._finetune as mod
 
     setup = memorisation_setup()
-    seen: list[tuple[torch.Tensor, torch.Tensor | None]] = []
-    real = mod.batches
-
-    def spy(ds, batch_size, generator, *, weights=None, shuffle=True):
-        for idx, x, y in real(ds, batch_size, generator, weights=weights, shuffle=shuffle):
-            seen.append((idx, weights))
-            yield idx, x, y
-
-    monkeypatch.setattr(mod, "batches", spy)
+    seen = spy_batches(monkeypatch, mod)
     unlearn(get_method("l1_sparse+reweight", epochs=1), seed=0)
-    assert seen and torch.equal(seen[0][1].cpu(), setup.data.reweight_weights())
+    assert seen and torch.equal(seen[0].weights.cpu(), setup.data.reweight_weights())
 
     seen.clear()
     retain_y = setup.data.retain.y
     w = torch.where(retain_y == 0, 10.0, 1.0)
     unlearn(get_method("l1_sparse", epochs=2), seed=0, retain_weights=w)
-    drawn = torch.cat([idx.cpu() for idx, _ in seen])
+    drawn = torch.cat([b.idx.cpu() for b in seen])
     share = float((retain_y[drawn] == 0).float().mean())
     expected = float(w[retain_y == 0].sum() / w.sum())
     assert abs(share - expected) < 0.08 and share > float((retain_y == 0).float().mean()) + 0.2

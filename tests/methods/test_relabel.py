@@ -10,6 +10,7 @@ import torch
 from unlearn_audit.methods import get_method
 from unlearn_audit.methods._relabel import SalunParams, random_labels, saliency_mask
 
+from ._contract import MethodContract
 from ._memorise import accuracy, context, memorisation_setup, state_hash, unlearn
 
 # Measured on the memorisation setup (setup seed 0, method seed 0, CPU; original FA 1.000 / RA 1.000):
@@ -19,45 +20,10 @@ BOUNDS = {"rl": (0.4, 0.97), "salun": (0.4, 0.97)}
 FAST = {"rl": {"epochs": 1}, "salun": {"epochs": 1}}
 
 
-@pytest.fixture(scope="module")
-def default_runs():
-    setup = memorisation_setup()
-    out = {}
-    for name in BOUNDS:
-        ctx = context(0)
-        before = (state_hash(setup.original), state_hash(ctx.original))
-        model, _ = unlearn(name, ctx=ctx)
-        out[name] = (model, ctx, before, (state_hash(setup.original), state_hash(ctx.original)))
-    return out
+class TestRelabelContract(MethodContract):
+    BOUNDS = BOUNDS
+    FAST = FAST
 
-
-@pytest.mark.parametrize("name", list(BOUNDS))
-def test_forgets_memorised_samples_and_keeps_retain_accuracy(name, default_runs):
-    setup = memorisation_setup()
-    model, ctx, _, _ = default_runs[name]
-    fa_max, ra_min = BOUNDS[name]
-    assert accuracy(setup.original, ctx.forget) >= 0.95
-    fa, ra = accuracy(model, ctx.forget), accuracy(model, ctx.retain)
-    assert fa <= fa_max, f"{name}: forget accuracy {fa:.3f} > {fa_max}"
-    assert ra >= ra_min, f"{name}: retain accuracy {ra:.3f} < {ra_min}"
-
-
-@pytest.mark.parametrize("name", list(BOUNDS))
-def test_never_mutates_the_original(name, default_runs):
-    model, ctx, before, after = default_runs[name]
-    assert before == after
-    assert all(p.grad is None for p in ctx.original.parameters())
-    assert state_hash(model) != before[0]
-
-
-@pytest.mark.parametrize("name", list(BOUNDS))
-def test_deterministic_for_a_seed(name):
-    method = get_method(name, **FAST[name])
-    a, _ = unlearn(method, seed=3)
-    b, _ = unlearn(method, seed=3)
-    c, _ = unlearn(method, seed=4)
-    assert state_hash(a) == state_hash(b)
-    assert state_hash(a) != state_hash(c)
 
 
 @pytest.mark.parametrize("overrides", [{}, {"labels": "per_batch"}, {"order": "mixed"}, {"salun_strict": False}])

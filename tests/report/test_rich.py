@@ -103,3 +103,17 @@ def test_fixed_width_table():
     text = _plain(render_table(report, width=120), width=200)
     table_lines = text.split("References:")[0].splitlines()
     assert max(len(line) for line in table_lines) <= 120
+
+
+@pytest.mark.parametrize(("key", "value", "expected"), [
+    ("fairness_gap", 12345678.0, "1.23e+07"),  # a diverged model must not widen the column
+    ("fairness_gap", 0.00012, "0.00012"),
+    ("fairness_gap", 0.258, "0.258"),
+    ("fairness_gap", 0.0, "0.000"),
+    ("TA", 12345.678, "12345.7"),                # percentages keep one decimal
+    ("TA", float("nan"), "—"),
+])
+def test_fmt_value_keeps_cells_short(key, value, expected):
+    from unlearn_audit.report._rich import fmt_value
+
+    assert fmt_value(key, value) == expected

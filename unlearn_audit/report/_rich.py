@@ -89,9 +89,15 @@ def _finite(x: Any) -> bool:
 
 
 def fmt_value(key: str, v: float | None) -> str:
-    """A metric value: one decimal for percentages, three significant digits otherwise."""
+    """A metric value: one decimal for percentages, three significant digits otherwise.
+
+    Non-percentage values outside [1e-3, 1e4) use scientific notation (``"1.23e+07"``) so that a
+    diverged fairness gap or loss never widens or truncates a table column.
+    """
     if not _finite(v):
         return "—"
+    if metric_unit(key) != "%" and v != 0 and not 1e-3 <= abs(v) < 1e4:
+        return f"{v:.3g}"
     return f"{v:.{_decimals(key, v)}f}"
 
 
