@@ -39,7 +39,9 @@ def fast_recipe():
 
 @pytest.fixture(scope="session")
 def digits_original(digits_data, digits_model_factory, fast_recipe):
-    """A model trained on the full train split (forget set included); treat as read-only (deep-copy it)."""
+    """A model trained on the full train split (forget set included), on the CPU (the suite's exact /
+    reproducibility assertions are CPU contracts; the CUDA path has its own tests, skipped without a GPU);
+    treat as read-only (deep-copy it)."""
     from unlearn_audit.training import fit
 
-    return fit(digits_model_factory(0), digits_data.train, fast_recipe, seed=0, progress=False).eval()
+    return fit(digits_model_factory(0), digits_data.train, fast_recipe, seed=0, device="cpu", progress=False).eval()

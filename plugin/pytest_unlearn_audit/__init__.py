@@ -31,6 +31,10 @@ def pytest_report_header(config: pytest.Config) -> list[str]:
     return _session.get(config).header()
 
 
+def pytest_collectstart(collector: pytest.Collector) -> None:
+    _session.get(collector.config).note_collector(collector)
+
+
 @pytest.hookimpl(tryfirst=True)
 def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config, items: list[pytest.Item]) -> None:
     _session.get(config).collect(session, items)

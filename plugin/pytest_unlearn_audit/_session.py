@@ -72,6 +72,7 @@ class AuditSession:
         self.thresholds: Thresholds | None = None       # what the audit was evaluated with
         self.report_paths: list[Path] = []
         self._check_ids: tuple[str, ...] = ()
+        self._directories: dict[Path, pytest.Directory] = {}   # every Directory collected, by resolved path
         if self.settings.thresholds:
             self.static_thresholds()                      # a bad --unlearn-threshold fails now, naming its source
 
@@ -185,6 +186,12 @@ class AuditSession:
         return unlearn_check
 
     # ------------------------------------------------------------------------------------------ collection
+    def note_collector(self, collector: pytest.Collector) -> None:
+        """Remember each collected ``Directory``: the check items hang below the one holding the user's
+        ``conftest.py``, where its fixtures are visible on every pytest version."""
+        if isinstance(collector, pytest.Directory):
+            self._directories.setdefault(Path(collector.path).resolve(), collector)
+
     def collect(self, session: pytest.Session, items: list[pytest.Item]) -> None:
         """With ``--unlearn-audit``: append one item per check id (plus ``runs``, and ``other_checks`` when the
         user overrides ``unlearn_thresholds``)."""
@@ -194,7 +201,7 @@ class AuditSession:
 
         configure_threads()     # before the user's fixtures run: one thread per xdist worker
         ids = [RUNS_ID, *self.static_thresholds().ids]
-        scope, fixture_dirs = _fixture_scope(session, items)
+        scope, fixture_dirs = _fixture_scope(session, self._directories)
         if "unlearn_thresholds" in fixture_dirs:
             ids.append(OTHER_ID)
         self._check_ids = tuple(ids)
@@ -309,8 +316,15 @@ def _fixture_names(module: Any) -> set[str]:
     return names
 
 
-def _fixture_scope(session: pytest.Session, items: list[pytest.Item]) -> tuple[pytest.Collector, dict[str, Path]]:
-    """The node the check items hang below, and the directory of each user fixture found in a conftest."""
+def _fixture_scope(session: pytest.Session,
+                   directories: dict[Path, pytest.Directory]) -> tuple[pytest.Collector, dict[str, Path]]:
+    """The node the check items hang below, and the directory of each user fixture found in a conftest.
+
+    The node is the collected ``Directory`` of the conftest that defines ``unlearn_data`` -- the rootdir's one
+    included: pytest 9.1 scopes even the rootdir conftest's fixtures to its ``Directory`` node (9.0 and 9.2
+    make them session-wide), so items hung below the ``Session`` would not see them there. The ``Session`` is
+    the fallback when that directory was not collected (a conftest above the rootdir, say).
+    """
     found: dict[str, Path] = {}
     for plugin in session.config.pluginmanager.get_plugins():
         file = getattr(plugin, "__file__", None)
@@ -322,13 +336,7 @@ def _fixture_scope(session: pytest.Session, items: list[pytest.Item]) -> tuple[p
             if name not in found or len(here.parts) < len(found[name].parts):
                 found[name] = here
     where = found.get("unlearn_data")
-    if where is None or where == session.config.rootpath.resolve():
-        return session, found
-    for item in items:
-        for node in item.listchain():
-            if isinstance(node, pytest.Directory) and Path(node.path).resolve() == where:
-                return node, found
-    return session, found
+    return (directories.get(where, session) if where is not None else session), found
 
 
 class AuditCollector(pytest.Collector):

@@ -104,7 +104,7 @@ def test_a_small_mlp_learns_it(colour):
 
     torch.manual_seed(0)
     model = fit(TabularMLP(6, 2, hidden=(32,)), colour.train, TrainRecipe(epochs=2, lr=0.05, batch_size=128),
-                progress=False)
+                device="cpu", progress=False)
     with torch.no_grad():
         acc = float((model(colour.test.x).argmax(1) == colour.test.y).float().mean())
     assert acc > 0.8  # base rate of release is 0.83

@@ -24,7 +24,7 @@ def _digest(model: torch.nn.Module) -> str:
 @pytest.fixture(scope="module")
 def ctx(digits_data, digits_original, digits_model_factory, fast_recipe):
     return UnlearnContext.build(data=digits_data, original=digits_original, recipe=fast_recipe,
-                                model_factory=digits_model_factory, seed=0)
+                                model_factory=digits_model_factory, seed=0, device="cpu")
 
 
 def test_every_soft_base_is_registered_and_supports_weights():

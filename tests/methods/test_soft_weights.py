@@ -95,13 +95,18 @@ def test_case_selection_agrees_with_scipy():
         # e = x ||a|| / (2 lam): minimise ||x||^2 - 2 a^.x  s.t.  a^.x <= d^,  u^.x >= c^  (all O(1))
         ah, uh = (a / na).numpy(), (u / nu).numpy()
         dh, ch = 2 * lam * delta / na ** 2, 2 * lam * floor / (na * nu)
-        res = minimize(lambda x: x @ x - 2 * ah @ x, np.zeros_like(ah), jac=lambda x: 2 * x - 2 * ah,
-                       method="SLSQP", options={"ftol": 1e-15, "maxiter": 1000},
-                       constraints=[{"type": "ineq", "fun": lambda x: dh - ah @ x, "jac": lambda x: -ah},
-                                    {"type": "ineq", "fun": lambda x: uh @ x - ch, "jac": lambda x: uh}])
+        # some scipy releases stop SLSQP at ftol 1e-15 with "positive directional derivative" (status 8) at
+        # the optimum; a looser ftol then converges, and the comparison is loosened to match
+        for ftol, tol in ((1e-15, 1e-5), (1e-12, 1e-4)):
+            res = minimize(lambda x: x @ x - 2 * ah @ x, np.zeros_like(ah), jac=lambda x: 2 * x - 2 * ah,
+                           method="SLSQP", options={"ftol": ftol, "maxiter": 1000},
+                           constraints=[{"type": "ineq", "fun": lambda x: dh - ah @ x, "jac": lambda x: -ah},
+                                        {"type": "ineq", "fun": lambda x: uh @ x - ch, "jac": lambda x: uh}])
+            if res.success:
+                break
         assert res.success, res.message
         ours = point.epsilon.numpy() * 2 * lam / na
-        assert np.linalg.norm(ours - res.x) <= 1e-5 * max(1.0, np.linalg.norm(ours)), (point.case, ours, res.x)
+        assert np.linalg.norm(ours - res.x) <= tol * max(1.0, np.linalg.norm(ours)), (point.case, ours, res.x)
         checked += 1
     assert checked >= 60
 

@@ -39,6 +39,11 @@ from unlearn_audit.report import AuditReport, ModelRecord
 
 method_names()  # registers the built-in suite now, for the same reason
 
+#: real audits here run on the CPU, whose results are exact and reproducible, so their verdicts can be asserted
+#: (on CUDA, bf16 and other kernels give other models, and a check near its bound may flip); the plugin on a GPU
+#: is covered by ``test_cuda.py``
+ON_CPU = "--unlearn-device=cpu"
+
 ROOT = Path(__file__).resolve().parents[2]
 FIXTURES = ROOT / "fixtures"
 

@@ -6,11 +6,14 @@ from pathlib import Path
 
 import pytest
 
+from .conftest import ON_CPU
+
 
 def test_tabular(pytester: pytest.Pytester, example, audit_cache: Path) -> None:
     pytest.importorskip("sklego", reason="the arrests table ships with scikit-lego")
     example("tabular")
-    result = pytester.runpytest("--unlearn-audit", "--unlearn-profile=smoke", f"--unlearn-cache-dir={audit_cache}")
+    result = pytester.runpytest("--unlearn-audit", "--unlearn-profile=smoke", f"--unlearn-cache-dir={audit_cache}",
+                                ON_CPU)
     result.assert_outcomes(passed=10)
     result.stdout.fnmatch_lines(["*Unlearning audit: PASS*", "★ retrain_head *"])
 
@@ -18,7 +21,7 @@ def test_tabular(pytester: pytest.Pytester, example, audit_cache: Path) -> None:
 def test_custom_method(pytester: pytest.Pytester, example, audit_cache: Path) -> None:
     """In a subprocess: its conftest registers a method, which a second in-process import would refuse."""
     example("custom_method")
-    result = pytester.runpytest_subprocess("--unlearn-audit", f"--unlearn-cache-dir={audit_cache}", "-v")
+    result = pytester.runpytest_subprocess("--unlearn-audit", f"--unlearn-cache-dir={audit_cache}", ON_CPU, "-v")
     result.assert_outcomes(passed=11)
     result.stdout.fnmatch_lines(["unlearn-audit *: profile=smoke, *thresholds=4 custom, checks collected",
                                  "unlearn_audit::ta_min PASSED*", "★ shrink_finetune *"], consecutive=False)
@@ -28,6 +31,6 @@ def test_custom_method(pytester: pytest.Pytester, example, audit_cache: Path) ->
 def test_quickstart_as_shipped(pytester: pytest.Pytester, example, audit_cache: Path) -> None:
     """Exactly the README's command: the ci profile (default suite, both references)."""
     example("quickstart")
-    result = pytester.runpytest("--unlearn-audit", f"--unlearn-cache-dir={audit_cache}")
+    result = pytester.runpytest("--unlearn-audit", f"--unlearn-cache-dir={audit_cache}", ON_CPU)
     result.assert_outcomes(passed=11)
     result.stdout.fnmatch_lines(["*Unlearning audit: PASS*"])

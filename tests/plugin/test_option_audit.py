@@ -8,14 +8,15 @@ from pathlib import Path
 
 import pytest
 
-from .conftest import BAD_METHOD, FakeAudit
+from .conftest import BAD_METHOD, ON_CPU, FakeAudit
 
 CHECK_ITEMS = ["unlearn_audit::runs", "unlearn_audit::fairness_gap", "unlearn_audit::eo", "unlearn_audit::ga",
                "unlearn_audit::mia", "unlearn_audit::fgsm", "unlearn_audit::ta", "unlearn_audit::ra"]
 
 
 def audit(pytester: pytest.Pytester, cache: Path, *args: str) -> pytest.RunResult:
-    return pytester.runpytest("--unlearn-audit", "--unlearn-profile=smoke", f"--unlearn-cache-dir={cache}", *args)
+    return pytester.runpytest("--unlearn-audit", "--unlearn-profile=smoke", f"--unlearn-cache-dir={cache}", ON_CPU,
+                              *args)
 
 
 def test_one_item_per_check(pytester: pytest.Pytester, example) -> None:
@@ -67,6 +68,19 @@ def test_items_see_fixtures_of_a_subfolder_conftest(pytester: pytest.Pytester, e
     result = pytester.runpytest("--unlearn-audit", "-v")
     result.assert_outcomes(passed=11)
     result.stdout.fnmatch_lines(["unlearn_audit::eo PASSED*"])
+
+
+def test_items_hang_below_the_rootdir_directory_of_its_conftest(pytester: pytest.Pytester, example) -> None:
+    """Also for the rootdir's conftest: pytest 9.1 scopes its fixtures to the rootdir ``Directory`` node (9.0
+    and 9.2 to the session), so items hung below the ``Session`` errored there with "needs a `unlearn_data`"."""
+    example("quickstart")
+    rec = pytester.inline_run("--unlearn-audit", "--collect-only")
+    (call,) = rec.getcalls("pytest_collection_modifyitems")
+    checks = [item for item in call.items if item.nodeid.startswith("unlearn_audit::")]
+    assert len(checks) == 8
+    for item in checks:
+        directory = item.parent.parent
+        assert isinstance(directory, pytest.Directory) and directory.path == pytester.path, item.listchain()
 
 
 def test_quickstart_passes(pytester: pytest.Pytester, example, audit_cache: Path) -> None:

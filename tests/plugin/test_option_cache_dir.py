@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from .conftest import FakeAudit, header_line
+from .conftest import ON_CPU, FakeAudit, header_line
 
 
 def test_default_is_in_the_rootdir(pytester: pytest.Pytester, example, fake_audit: FakeAudit) -> None:
@@ -54,7 +54,7 @@ def test_a_second_run_trains_nothing(pytester: pytest.Pytester, example, audit_c
 
     example("quickstart")
     args = ("--unlearn-profile=smoke", f"--unlearn-cache-dir={audit_cache}", "--unlearn-report-dir=out",
-            "--unlearn-report-formats=json")
+            "--unlearn-report-formats=json", ON_CPU)
     pytester.runpytest(*args).assert_outcomes(passed=3)
     pytester.runpytest(*args).assert_outcomes(passed=3)
     report = AuditReport.from_json(pytester.path / "out" / "report.json")

@@ -28,7 +28,7 @@ def test_nothing_is_written_by_default(pytester: pytest.Pytester, example, fake_
     before = set(pytester.path.rglob("*"))
     pytester.runpytest().assert_outcomes(passed=3)
     written = {p for p in set(pytester.path.rglob("*")) - before
-               if not {"__pycache__", ".pytest_cache"} & set(p.parts)}
+               if not {"__pycache__", ".pytest_cache", ".benchmarks"} & set(p.parts)}  # (pytest-benchmark's)
     assert written == set()
 
 

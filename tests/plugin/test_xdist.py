@@ -6,6 +6,8 @@ from pathlib import Path
 
 import pytest
 
+from .conftest import ON_CPU
+
 pytest.importorskip("xdist")
 
 THREADS = '''
@@ -26,7 +28,7 @@ def test_quickstart_with_two_workers(pytester: pytest.Pytester, example, audit_c
     with open(pytester.path / "test_unlearning.py", "a") as fh:
         fh.write(THREADS)
     result = pytester.runpytest_subprocess("-n", "2", "--unlearn-audit", "--unlearn-profile=smoke",
-                                           f"--unlearn-cache-dir={audit_cache}", "--unlearn-report-dir=out")
+                                           f"--unlearn-cache-dir={audit_cache}", "--unlearn-report-dir=out", ON_CPU)
     result.assert_outcomes(passed=12)
     out = result.stdout.str()
     assert out.count("= unlearn-audit =") == 1 and out.count("Unlearning audit: PASS") == 1

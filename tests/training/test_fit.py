@@ -208,7 +208,7 @@ def test_fit_does_not_change_the_input_dataset(digits_data):
 def test_fit_trains_in_place(digits_data):
     model = _linear(digits_data.train)
     start = copy.deepcopy(model.state_dict())
-    out = fit(model, digits_data.train, TrainRecipe(epochs=1), progress=False)
+    out = fit(model, digits_data.train, TrainRecipe(epochs=1), device="cpu", progress=False)
     assert out is model
     assert any(not torch.equal(start[k], v) for k, v in model.state_dict().items())
 
