@@ -95,13 +95,7 @@ def fit(model: nn.Module, dataset: GroupDataset | torch.utils.data.Dataset, reci
     weights = _check_weights(sample_weights, len(dataset)) if sample_weights is not None else None
     gen = seed_everything(seed)
     data = dataset.to(dev)
-    channels_last = use_channels_last(model, dev, enabled=recipe.channels_last)
-    model.to(dev)
-    if channels_last:
-        model.to(memory_format=torch.channels_last)
-    opt = make_optimizer(trainable_parameters(model), recipe)
-    steps = -(-len(data) // recipe.batch_size)
-    sched = make_scheduler(opt, recipe, steps)
+    step = _Stepper(model, recipe, dev, len(data))
     groups = data.groups()
     q = torch.full((data.n_groups,), 1.0 / data.n_groups, device=dev)
     model.train()
@@ -112,23 +106,51 @@ def fit(model: nn.Module, dataset: GroupDataset | torch.utils.data.Dataset, reci
                     on_batch(idx)
                 idx_d = idx.to(dev)
                 x = augment_batch(data.x[idx_d], recipe.augment, gen)
-                if channels_last:
-                    x = x.contiguous(memory_format=torch.channels_last)
-                with autocast(dev, enabled=recipe.amp):
-                    logits = model(x)
-                losses = F.cross_entropy(logits.float(), data.y[idx_d], reduction="none")
-                if group_dro:
-                    loss, q = _group_dro_loss(losses, groups[idx_d], q, recipe.group_dro_step)
-                else:
-                    loss = losses.mean()
-                opt.zero_grad(set_to_none=True)
-                loss.backward()
-                if recipe.grad_clip is not None:
-                    torch.nn.utils.clip_grad_norm_(model.parameters(), recipe.grad_clip)
-                opt.step()
-                sched.step()
+                q = step(x, data.y[idx_d], groups=groups[idx_d] if group_dro else None, q=q)
             advance()
     return model.eval()
+
+
+class _Stepper:
+    """One optimisation step, shared by both data paths: forward (bf16 autocast and channels_last on CUDA), ERM
+    or GroupDRO loss, backward, optional gradient clipping, optimizer and scheduler step.
+
+    Constructing it moves ``model`` to ``device`` (channels_last where it applies) and builds the optimizer and
+    the schedule for ``ceil(n / batch_size)`` steps per epoch.
+    """
+
+    def __init__(self, model: nn.Module, recipe: TrainRecipe, device: torch.device, n: int) -> None:
+        self.model, self.recipe, self.device = model, recipe, device
+        self.channels_last = use_channels_last(model, device, enabled=recipe.channels_last)
+        model.to(device)
+        if self.channels_last:
+            model.to(memory_format=torch.channels_last)
+        self.opt = make_optimizer(trainable_parameters(model), recipe)
+        self.sched = make_scheduler(self.opt, recipe, -(-n // recipe.batch_size))
+
+    def __call__(self, x: torch.Tensor, y: torch.Tensor, *, groups: torch.Tensor | None = None,
+                 q: torch.Tensor | None = None, n_attrs: int | None = None) -> torch.Tensor | None:
+        """Train on one batch; with ``groups`` (GroupDRO) returns the updated group weights ``q`` (initialised
+        uniform over ``n_classes * n_attrs`` groups when ``None``)."""
+        if self.channels_last:
+            x = x.contiguous(memory_format=torch.channels_last)
+        with autocast(self.device, enabled=self.recipe.amp):
+            logits = self.model(x)
+        losses = F.cross_entropy(logits.float(), y, reduction="none")
+        if groups is not None:
+            if q is None:
+                n_groups = logits.shape[1] * int(n_attrs or 1)
+                q = torch.full((n_groups,), 1.0 / n_groups, device=self.device)
+            loss, q = _group_dro_loss(losses, groups, q, self.recipe.group_dro_step)
+        else:
+            loss = losses.mean()
+        self.opt.zero_grad(set_to_none=True)
+        loss.backward()
+        if self.recipe.grad_clip is not None:
+            torch.nn.utils.clip_grad_norm_(self.model.parameters(), self.recipe.grad_clip)
+        self.opt.step()
+        self.sched.step()
+        return q
 
 
 def _group_dro_loss(losses: torch.Tensor, groups: torch.Tensor, q: torch.Tensor,
@@ -163,9 +185,7 @@ def _fit_dataloader(model: nn.Module, dataset: Any, recipe: TrainRecipe, *, samp
         raise ValueError(f"group_dro: the DataLoader path needs the dataset to expose an int attribute n_attrs "
                          f"(number of attribute values), {type(dataset).__name__} has n_attrs={n_attrs!r}")
     gen = seed_everything(seed)
-    model.to(device)
-    opt = make_optimizer(trainable_parameters(model), recipe)
-    sched = make_scheduler(opt, recipe, -(-n // recipe.batch_size))
+    step = _Stepper(model, recipe, device, n)
     q: torch.Tensor | None = None
     model.train()
     with progress_bar(f"fit {type(model).__name__}", recipe.epochs, enabled=progress) as advance:
@@ -178,25 +198,13 @@ def _fit_dataloader(model: nn.Module, dataset: Any, recipe: TrainRecipe, *, samp
                 if not x.is_floating_point() or x.dtype == torch.float64:
                     x = x.float()
                 x = augment_batch(x, recipe.augment, gen)
-                with autocast(device, enabled=recipe.amp):
-                    logits = model(x)
-                losses = F.cross_entropy(logits.float(), y, reduction="none")
+                groups = None
                 if group_dro:
-                    n_groups = logits.shape[1] * n_attrs
                     lo, hi = int(a.min()), int(a.max())
                     if lo < 0 or hi >= n_attrs:
                         raise ValueError(f"dataset: attribute values must lie in 0..{n_attrs - 1} (n_attrs={n_attrs}), "
                                          f"got a batch with range [{lo}, {hi}]")
-                    if q is None:
-                        q = torch.full((n_groups,), 1.0 / n_groups, device=device)
-                    loss, q = _group_dro_loss(losses, a + y * n_attrs, q, recipe.group_dro_step)
-                else:
-                    loss = losses.mean()
-                opt.zero_grad(set_to_none=True)
-                loss.backward()
-                if recipe.grad_clip is not None:
-                    torch.nn.utils.clip_grad_norm_(model.parameters(), recipe.grad_clip)
-                opt.step()
-                sched.step()
+                    groups = a + y * n_attrs
+                q = step(x, y, groups=groups, q=q, n_attrs=n_attrs)
             advance()
     return model.eval()
