@@ -78,6 +78,15 @@ def test_single_seed_has_no_std():
     assert not ANSI.search(text)
 
 
+def test_one_seed_with_checks_says_verdicts_are_not_noise_widened():
+    def legend(report):
+        return " ".join(render_text(report).split("References:")[1].split())
+
+    assert "one seed: no bound is widened by seed noise" in legend(make_report(seeds=(0,)))
+    assert "one seed" not in legend(make_report(seeds=(0,), findings=False))  # nothing was checked
+    assert "one seed" not in legend(make_report(seeds=(0, 1, 2)))
+
+
 def test_not_applicable_and_partial_failure():
     report = make_report(seeds=(0, 1), pgd=False, failed_method=None)
     rec = report.records("salun")[1]

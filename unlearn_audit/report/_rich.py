@@ -332,7 +332,13 @@ def _caption(report: "AuditReport", rows: list[SummaryRow]) -> str:
             f"{ref} for {', '.join(names)}" for ref, names in refs.items())
     else:
         delta = "no Δ: no model names a reference"
-    multi = " (mean ±std over seeds)" if len(seeds) > 1 else ""
+    if len(seeds) > 1:
+        multi = " (mean ±std over seeds)"
+    elif report.findings:
+        multi = " (one seed: no bound is widened by seed noise, so a verdict near a bound can flip; audit 3 seeds " \
+                "for verdicts you act on)"
+    else:
+        multi = ""
     return (f"References: {', '.join(references_of(report)) or 'none'} · {delta} · "
             f"seed{'s' if len(seeds) != 1 else ''} {', '.join(map(str, seeds)) or '—'}{multi} · "
             f"↑ higher is better, ↓ lower is better, no arrow: closeness to the reference matters · "
