@@ -29,7 +29,8 @@ from unlearn_audit.methods import get_method
 
 from ._memorise import accuracy, context, memorisation_setup, state_hash, unlearn
 
-__all__ = ["DrawnBatch", "MethodContract", "SoftWeightContract", "spy_batches"]
+__all__ = ["DrawnBatch", "MethodContract", "SoftWeightContract", "UPWEIGHTED_CLASS", "assert_draws_follow_weights",
+           "class_upweights", "spy_batches"]
 
 
 class MethodContract:
@@ -130,3 +131,23 @@ def spy_batches(monkeypatch: pytest.MonkeyPatch, module: ModuleType) -> list[Dra
 
     monkeypatch.setattr(module, "batches", spy)
     return seen
+
+
+UPWEIGHTED_CLASS = 0
+
+
+def class_upweights(factor: float = 10.0) -> torch.Tensor:
+    """Retain weights of the memorisation setup: ``factor`` for class ``UPWEIGHTED_CLASS``, 1 elsewhere."""
+    retain_y = memorisation_setup().data.retain.y
+    return torch.where(retain_y == UPWEIGHTED_CLASS, factor, 1.0)
+
+
+def assert_draws_follow_weights(drawn: torch.Tensor, weights: torch.Tensor, *, tol: float = 0.08) -> None:
+    """The share of the up-weighted class among the drawn retain indices is its weight share (within ``tol``)
+    and well above its share of the retain set: weighted sampling, not uniform, drew the batches."""
+    retain_y = memorisation_setup().data.retain.y
+    hit = retain_y == UPWEIGHTED_CLASS
+    share = float(hit[drawn.cpu()].float().mean())
+    expected = float(weights[hit].sum() / weights.sum())
+    plain = float(hit.float().mean())
+    assert abs(share - expected) < tol and share > plain + 0.2, (share, expected, plain)

@@ -8,7 +8,7 @@ import torch
 from unlearn_audit.methods import get_method
 from unlearn_audit.methods._l1_sparse import L1SparseParams, l1_schedule
 
-from ._contract import MethodContract, spy_batches
+from ._contract import MethodContract, assert_draws_follow_weights, class_upweights, spy_batches
 from ._memorise import accuracy, context, memorisation_setup, state_hash, unlearn
 
 # Measured on the memorisation setup (setup seed 0, method seed 0, CPU; original FA 1.000 / RA 1.000):
@@ -63,13 +63,9 @@ def test_reweight_samples_retain_batches_with_the_weights(monkeypatch):
     assert seen and torch.equal(seen[0].weights.cpu(), setup.data.reweight_weights())
 
     seen.clear()
-    retain_y = setup.data.retain.y
-    w = torch.where(retain_y == 0, 10.0, 1.0)
+    w = class_upweights()
     unlearn(get_method("l1_sparse", epochs=2), seed=0, retain_weights=w)
-    drawn = torch.cat([b.idx.cpu() for b in seen])
-    share = float((retain_y[drawn] == 0).float().mean())
-    expected = float(w[retain_y == 0].sum() / w.sum())
-    assert abs(share - expected) < 0.08 and share > float((retain_y == 0).float().mean()) + 0.2
+    assert_draws_follow_weights(torch.cat([b.idx.cpu() for b in seen]), w)
 
 
 def test_errors_name_the_method_and_argument():

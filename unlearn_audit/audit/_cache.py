@@ -30,6 +30,8 @@ from typing import Any, Callable, Iterator, Mapping
 import torch
 from torch import nn
 
+from .._json import jsonable
+
 __all__ = ["Cache", "Entry", "cache_key", "state_hash", "source_identity", "code_fingerprint"]
 
 log = logging.getLogger("unlearn_audit.cache")
@@ -234,7 +236,7 @@ class Cache:
             suffix = _save_state(state, base)
             wpath = base.with_name(base.name + suffix)
             weights = {"suffix": suffix, "sha256": _file_sha(wpath)}
-        payload = json.loads(json.dumps(entry.payload, default=_json_default))
+        payload = jsonable(entry.payload)
         meta = {"key": key, "kind": kind, "layout": LAYOUT_VERSION, "weights": weights, "payload": payload,
                 "payload_sha256": _sha_text(json.dumps(payload, sort_keys=True))}
         meta_path = base.with_name(base.name + ".json")
@@ -276,18 +278,6 @@ class Cache:
         kinds = [kind] if kind else [p.name for p in base.iterdir() if p.is_dir() and p.name != "locks"] \
             if base.exists() else []
         return iter(sorted(p for k in kinds for p in (base / k).glob("*/*.json")))
-
-
-def _json_default(obj: Any) -> Any:
-    if isinstance(obj, torch.Tensor):
-        return obj.tolist()
-    if isinstance(obj, (set, frozenset)):
-        return sorted(obj)
-    if isinstance(obj, Path):
-        return str(obj)
-    if hasattr(obj, "item"):
-        return obj.item()
-    return repr(obj)
 
 
 def _save_state(state: dict[str, torch.Tensor], base: Path) -> str:

@@ -19,6 +19,7 @@ import torch
 from torch import nn
 
 from .._device import configure_threads, resolve_device
+from .._json import jsonable
 from ..metrics import evaluate
 from ..methods import Method, UnlearnContext, get_method
 from ..report import AuditReport, Finding, ModelRecord, Status
@@ -240,7 +241,7 @@ class _Runner:
         diff = self._arch_diff(out.state_dict())
         if diff:
             raise MethodFailure(f"returned a model of another architecture than model_factory's ({diff})")
-        return out.to(self.device).eval(), {"seconds": seconds, "log": _jsonable(ctx.log)}
+        return out.to(self.device).eval(), {"seconds": seconds, "log": jsonable(ctx.log)}
 
     def _restore_original(self, given: nn.Module | None) -> None:
         assert self._original is not None and self._original_state is not None
@@ -284,7 +285,7 @@ class _Runner:
         user = role == "user"
         reference = None if role == "reference" else reference_for(method, self.spec.references)
         record = ModelRecord(name=name, role=role, seed=seed, reference=reference,  # type: ignore[arg-type]
-                             hyperparams=_jsonable(method.hyperparams()))
+                             hyperparams=jsonable(method.hyperparams()))
         model_key = self._method_key(method, seed, user=user)
 
         def get() -> tuple[nn.Module, dict[str, Any]]:
@@ -373,26 +374,6 @@ class _Runner:
 
 def _arch(state: Any) -> dict[str, tuple[tuple[int, ...], str]]:
     return {k: (tuple(v.shape), str(v.dtype)) for k, v in state.items() if isinstance(v, torch.Tensor)}
-
-
-def _jsonable(obj: Any) -> Any:
-    """Tensors to lists and unknown objects to strings, so logs and hyper-parameters go into JSON."""
-    if isinstance(obj, dict):
-        return {str(k): _jsonable(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [_jsonable(v) for v in obj]
-    if isinstance(obj, torch.Tensor):
-        return obj.item() if obj.numel() == 1 else obj.detach().cpu().tolist()
-    if isinstance(obj, (bool, int, float, str, type(None))):
-        return obj
-    if hasattr(obj, "item"):
-        try:
-            return obj.item()
-        except (TypeError, ValueError):
-            pass
-    if isinstance(obj, (set, frozenset)):
-        return sorted(_jsonable(v) for v in obj)
-    return repr(obj)
 
 
 def _describe_data(data: Any) -> dict[str, Any]:

@@ -19,7 +19,8 @@ from ._config import MetricConfig
 from ._fairness_gap import NormStatsCollector
 from ._info import METRIC_INFO, NotApplicableError
 from ._mia import loss_threshold_attack, mia_efficacy, mia_grmu, mia_svc_confidence
-from ._model_metrics import ModelMetrics, json_safe
+from .._json import json_safe
+from ._model_metrics import ModelMetrics
 from ._passes import SplitOutputs, forward_split, frozen_state
 
 __all__ = ["evaluate", "metrics_from_outputs"]

@@ -6,27 +6,11 @@ import math
 from dataclasses import dataclass, field
 from typing import Any, Iterator, Mapping
 
+from .._json import json_safe
 from ._fairness_gap import FairnessGap
 from ._info import METRIC_INFO
 
-__all__ = ["ModelMetrics", "json_safe"]
-
-
-def json_safe(obj: Any) -> Any:
-    """Recursively: NaN/inf floats -> ``None``, tuples -> lists, numpy/torch scalars -> Python numbers, keys -> str."""
-    if isinstance(obj, bool) or obj is None or isinstance(obj, str):
-        return obj
-    if isinstance(obj, Mapping):
-        return {str(k): json_safe(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [json_safe(v) for v in obj]
-    if hasattr(obj, "item") and callable(obj.item) and getattr(obj, "ndim", 0) == 0:
-        obj = obj.item()
-    if isinstance(obj, float):
-        return obj if math.isfinite(obj) else None
-    if isinstance(obj, int):
-        return obj
-    raise TypeError(f"json_safe: cannot serialize {type(obj).__name__}")
+__all__ = ["ModelMetrics"]
 
 
 @dataclass

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+from .._json import json_safe
 from ._findings import Finding, Status
 
 __all__ = ["ModelRecord", "AuditReport", "SCHEMA_VERSION", "atomic_write_text"]
@@ -196,7 +197,7 @@ class AuditReport:
 
     def to_json(self, path: str | os.PathLike | None = None) -> str:
         """The report as JSON (NaN written as ``null``); written atomically to ``path`` when given."""
-        text = json.dumps(_json_safe(self.to_dict()), indent=2, sort_keys=False, allow_nan=False)
+        text = json.dumps(json_safe(self.to_dict()), indent=2, sort_keys=False, allow_nan=False)
         if path is not None:
             atomic_write_text(path, text + "\n")
         return text
@@ -222,15 +223,3 @@ class AuditReport:
         from ._checklist import render_checklist
 
         return atomic_write_text(path, render_checklist(self))
-
-
-def _json_safe(obj: Any) -> Any:
-    if isinstance(obj, float):
-        return None if math.isnan(obj) or math.isinf(obj) else obj
-    if isinstance(obj, dict):
-        return {str(k): _json_safe(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [_json_safe(v) for v in obj]
-    if isinstance(obj, Status):
-        return obj.value
-    return obj
