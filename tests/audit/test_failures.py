@@ -45,6 +45,13 @@ def mutates_ctx_original(model, ctx):
     return model
 
 
+def diverges(model, ctx):
+    with torch.no_grad():
+        for p in model.parameters():
+            p.fill_(float("nan"))
+    return model
+
+
 def four_args_raising(net, retain_loader, forget_loader, val_loader):
     next(iter(forget_loader))
     raise RuntimeError("bad loaders")
@@ -58,6 +65,7 @@ def four_args_raising(net, retain_loader, forget_loader, val_loader):
     (a_linear_model, "returned a model of another architecture than model_factory's (missing"),
     (mutates_ctx_original, "changed ctx.original in place"),
     (four_args_raising, "raised RuntimeError: bad loaders"),
+    (diverges, "could not be evaluated: ValueError: model: returned NaN or inf logits"),
 ])
 def test_failure_mode_is_reported_and_the_rest_completes(make_spec, shared_cache, digits_original, fn, reason):
     report = run_audit(make_spec(unlearn_fn=fn, original=digits_original, cache_dir=shared_cache, methods=["ga"]),

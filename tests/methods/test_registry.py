@@ -15,7 +15,7 @@ from unlearn_audit.methods import METHODS, UnlearnContext, as_method, get_method
 @pytest.fixture(autouse=True)
 def _forget_test_registrations():
     """Methods these tests register are removed afterwards, so the registry stays the built-in suite."""
-    before = set(METHODS._methods)
+    before = set(method_names())  # loads the built-ins first: a snapshot taken before would drop them afterwards
     yield
     for name in set(METHODS._methods) - before:
         del METHODS._methods[name]
@@ -90,6 +90,19 @@ def test_context_validates_weight_lengths(digits_data, digits_original, fast_rec
     with pytest.raises(ValueError, match="sample_weights: expected"):
         UnlearnContext.build(data=digits_data, original=digits_original, recipe=fast_recipe,
                              sample_weights=torch.ones(3))
+
+
+@pytest.mark.parametrize("field, values, message", [
+    ("retain_weights", lambda n_r, n: -torch.ones(n_r), "retain_weights: must be finite, >= 0 and not all zero"),
+    ("retain_weights", lambda n_r, n: torch.zeros(n_r), "retain_weights: must be finite, >= 0 and not all zero"),
+    ("retain_weights", lambda n_r, n: torch.full((n_r,), float("nan")), "retain_weights: must be finite"),
+    ("sample_weights", lambda n_r, n: torch.full((n,), float("inf")), "sample_weights: the soft weights epsilon "
+                                                                        "must be finite"),
+])
+def test_context_validates_weight_values(digits_data, digits_original, fast_recipe, field, values, message):
+    weights = values(len(digits_data.retain), len(digits_data.train))
+    with pytest.raises(ValueError, match=message):
+        UnlearnContext.build(data=digits_data, original=digits_original, recipe=fast_recipe, **{field: weights})
 
 
 def test_context_original_is_a_frozen_copy(ctx, digits_original):

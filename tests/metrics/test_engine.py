@@ -213,6 +213,21 @@ def test_argument_validation(digits_original, digits_data):
         evaluate(lambda x: x, digits_data)
 
 
+def test_logits_of_the_wrong_width_or_non_finite_are_clear_errors(digits_original, digits_data):
+    from unlearn_audit.models import SmallConvNet
+
+    cfg = MetricConfig(fgsm=False, pgd=False, mia_protocols=())
+    wide = SmallConvNet(5, width=4, mean=digits_data.train.mean, std=digits_data.train.std)
+    with pytest.raises(ValueError, match=r"model: returned logits of shape \(\d+, 5\) on split .*expected "
+                                         r"\(batch, 2\)"):
+        evaluate(wide, digits_data, config=cfg, device="cpu")
+    broken = copy.deepcopy(digits_original)
+    with torch.no_grad():
+        broken.head.bias.fill_(float("inf"))
+    with pytest.raises(ValueError, match="model: returned NaN or inf logits for .* samples of split"):
+        evaluate(broken, digits_data, config=cfg, device="cpu")
+
+
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
 def test_cuda_path_agrees_with_cpu_and_returns_the_model(digits_original, digits_data):
     model = copy.deepcopy(digits_original).cpu()

@@ -10,7 +10,7 @@ import torch
 from torch import nn
 
 from ..data import AuditData, GroupDataset
-from ..training import TrainRecipe
+from ..training import TrainRecipe, check_sampling_weights
 
 __all__ = ["UnlearnContext", "frozen_copy"]
 
@@ -67,14 +67,15 @@ class UnlearnContext:
         set_(self, "forget", self.data.forget.to(self.device))
         set_(self, "retain", self.data.retain.to(self.device))
         set_(self, "val", self.data.val.to(self.device) if self.data.val is not None else None)
-        if self.retain_weights is not None and len(self.retain_weights) != len(self.retain):
-            raise ValueError(f"retain_weights: expected {len(self.retain)} weights (one per retain sample), "
-                             f"got {len(self.retain_weights)}")
+        if self.retain_weights is not None:
+            check_sampling_weights(self.retain_weights, len(self.retain), name="retain_weights", per="retain sample")
         if self.sample_weights is not None and self.retain_weights is not None:
             raise ValueError("sample_weights: cannot be combined with retain_weights (REWEIGHT); choose one")
         if self.sample_weights is not None and len(self.sample_weights) != len(self.data.train):
             raise ValueError(f"sample_weights: expected {len(self.data.train)} soft weights (one per train sample), "
                              f"got {len(self.sample_weights)}")
+        if self.sample_weights is not None and not bool(torch.isfinite(torch.as_tensor(self.sample_weights)).all()):
+            raise ValueError("sample_weights: the soft weights epsilon must be finite (found NaN or inf)")
 
     @classmethod
     def build(cls, *, data: AuditData, original: nn.Module, recipe: TrainRecipe, device: torch.device | str = "cpu",

@@ -86,11 +86,23 @@ def forward_split(model: nn.Module, ds: Any, *, device: torch.device, batch_size
         finally:
             if collector is not None:
                 collector.labels = None
+        if out.ndim != 2 or out.shape[1] != ds.n_classes:
+            raise ValueError(f"model: returned logits of shape {tuple(out.shape)} on {_split_name(ds)}; expected "
+                             f"(batch, {ds.n_classes}), one logit per class of the data")
         out = out.float()
         logits.append(out)
         losses.append(F.cross_entropy(out, y, reduction="none"))
     if logits:
         lg, ls = torch.cat(logits).cpu(), torch.cat(losses).cpu()
+        bad = int((~torch.isfinite(lg).all(1)).sum())       # on the CPU copy: no extra device sync
+        if bad:
+            raise ValueError(f"model: returned NaN or inf logits for {bad} of {len(lg)} samples of "
+                             f"{_split_name(ds)} (did training or unlearning diverge?)")
     else:
         lg, ls = torch.empty(0, ds.n_classes), torch.empty(0)
     return SplitOutputs(lg, ls, ds.y.cpu(), ds.a.cpu())
+
+
+def _split_name(ds: Any) -> str:
+    name = getattr(ds, "name", None)
+    return f"split {name!r}" if name else "a split"

@@ -39,12 +39,18 @@ def progress_bar(description: str, total: int, *, enabled: bool = True):
         yield lambda n=1: prog.advance(task, n)
 
 
-def _check_weights(sample_weights: Any, n: int) -> torch.Tensor:
-    w = torch.as_tensor(sample_weights, dtype=torch.float64).flatten().cpu()
+def check_sampling_weights(weights: Any, n: int, *, name: str = "sample_weights",
+                           per: str = "training sample") -> torch.Tensor:
+    """Validate sampling weights (one per sample, finite, >= 0, not all zero); returns them as float64 on CPU.
+
+    Raises:
+        ValueError: naming ``name``: a wrong count, or a NaN / inf / negative / all-zero weight.
+    """
+    w = torch.as_tensor(weights, dtype=torch.float64).flatten().cpu()
     if w.numel() != n:
-        raise ValueError(f"sample_weights: expected {n} weights (one per training sample), got {w.numel()}")
+        raise ValueError(f"{name}: expected {n} weights (one per {per}), got {w.numel()}")
     if not torch.isfinite(w).all() or (w < 0).any() or w.sum() <= 0:
-        raise ValueError("sample_weights: must be finite, >= 0 and not all zero")
+        raise ValueError(f"{name}: must be finite, >= 0 and not all zero")
     return w
 
 
@@ -92,7 +98,7 @@ def fit(model: nn.Module, dataset: GroupDataset | torch.utils.data.Dataset, reci
                                seed=seed, device=dev, progress=progress, on_batch=on_batch)
     if len(dataset) == 0:
         raise ValueError("dataset: is empty")
-    weights = _check_weights(sample_weights, len(dataset)) if sample_weights is not None else None
+    weights = check_sampling_weights(sample_weights, len(dataset)) if sample_weights is not None else None
     gen = seed_everything(seed)
     data = dataset.to(dev)
     step = _Stepper(model, recipe, dev, len(data))
@@ -179,7 +185,7 @@ def _fit_dataloader(model: nn.Module, dataset: Any, recipe: TrainRecipe, *, samp
     n = len(dataset)
     if n == 0:
         raise ValueError("dataset: is empty")
-    weights = _check_weights(sample_weights, n) if sample_weights is not None else None
+    weights = check_sampling_weights(sample_weights, n) if sample_weights is not None else None
     n_attrs = getattr(dataset, "n_attrs", None)
     if group_dro and not (isinstance(n_attrs, int) and n_attrs >= 1):
         raise ValueError(f"group_dro: the DataLoader path needs the dataset to expose an int attribute n_attrs "
