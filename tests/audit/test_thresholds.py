@@ -1,4 +1,4 @@
-"""Checks and thresholds: compact-form parsing, each kind and direction, noise widening, WARN, evaluate()."""
+"""Checks and thresholds: compact-form parsing, each kind and direction decided on an interval, evaluate()."""
 
 from __future__ import annotations
 
@@ -6,8 +6,9 @@ import math
 
 import pytest
 
-from unlearn_audit.audit import Check, ThresholdError, Thresholds, noise_floor
+from unlearn_audit.audit import Check, ThresholdError, Thresholds
 from unlearn_audit.report import AuditReport, ModelRecord, Status
+from unlearn_audit.stats import combine_variances, t_quantile
 
 
 # ---------------------------------------------------------------------------------------------- parsing
@@ -29,10 +30,15 @@ def test_parse_good_strings(text, metric, kind, bound, reference, id_):
 
 
 def test_parse_options_and_roundtrip():
-    c = Check.parse("ra:drop<=3,noise_k=2,warn_margin=0.5,id=ra_strict")
-    assert (c.noise_k, c.warn_margin, c.id) == (2.0, 0.5, "ra_strict")
+    c = Check.parse("ra:drop<=3,warn_margin=0.5,id=ra_strict")
+    assert (c.warn_margin, c.id) == (0.5, "ra_strict")
     assert Check.parse(c.compact) == c
-    assert c == Check("ra", max_drop=3, noise_k=2, warn_margin=0.5, id="ra_strict")
+    assert c == Check("ra", max_drop=3, warn_margin=0.5, id="ra_strict")
+
+
+def test_noise_k_is_removed_with_a_clear_error():
+    with pytest.raises(ThresholdError, match="noise_k was removed.*confidence intervals"):
+        Check("eo", max_abs_delta=5, noise_k=2)
 
 
 @pytest.mark.parametrize("text, fragment", [
@@ -46,8 +52,9 @@ def test_parse_options_and_roundtrip():
     ("eo:abs<=nan", "not a finite number"),
     ("eo:abs<=-1", "must be >= 0"),
     ("eo:abs<=5,noise=2", "unknown option 'noise=2'"),
-    ("eo:abs<=5,noise_k=x", "noise_k='x' is not a number"),
-    ("eo:abs<=5,noise_k=-1", "noise_k must be >= 0"),
+    ("eo:abs<=5,noise_k=2", "noise_k was removed"),
+    ("eo:abs<=5,warn_margin=x", "warn_margin='x' is not a number"),
+    ("eo:abs<=5,warn_margin=-1", "warn_margin must be >= 0"),
     ("ta:min>=50@retrain", "takes no reference"),
 ])
 def test_parse_bad_strings_quote_text_and_source(text, fragment):
@@ -93,84 +100,104 @@ def test_merge_overrides_by_id_and_appends():
 
 def test_default_thresholds_cover_the_documented_checks():
     th = Thresholds.default()
-    assert th.ids == ["fairness_gap", "eo", "ga", "mia", "fgsm", "ta", "ra"]
+    assert th.ids == ["ua", "mia", "ta", "ra", "eo", "ga", "fgsm", "fairness_gap"]
     assert th["fairness_gap"].reference == "original" and th["fairness_gap"].kind == "rel"
-    assert all(c.noise_k for c in th)
+    assert (th.level, th.inconclusive) == (0.95, "warn")
     for c in th:  # every default is documented in the docstring
-        assert c.compact in Thresholds.__doc__
+        assert c.compact in Thresholds.default.__doc__
 
 
-# ---------------------------------------------------------------------------------------------- semantics
-def test_abs_is_symmetric():
+@pytest.mark.parametrize("kwargs, fragment", [
+    ({"level": 1.0}, "level must be a number in (0, 1)"),
+    ({"level": 0}, "level must be a number in (0, 1)"),
+    ({"level": "high"}, "level must be a number in (0, 1)"),
+    ({"inconclusive": "maybe"}, "inconclusive: expected one of warn, fail, pass"),
+])
+def test_bad_level_or_policy_names_the_source(kwargs, fragment):
+    with pytest.raises(ThresholdError) as info:
+        Thresholds(["eo:abs<=5"], source="--unlearn-level", **kwargs)
+    assert str(info.value).startswith("--unlearn-level") and fragment in str(info.value)
+
+
+# ---------------------------------------------------------------------------------------------- decisions
+def _iv(estimate, se, *, measured=True):
+    """An interval estimate +- 1.96 se (normal)."""
+    return combine_variances(estimate, sample_var=se ** 2, level=0.95, seeds_measured=measured)
+
+
+def test_abs_decides_on_the_interval_of_the_absolute_difference():
     c = Check("eo", max_abs_delta=5)
-    assert c.check(12, 10).status is Status.PASS
-    assert c.check(8, 10).status is Status.PASS
-    f = c.check(16, 10)
-    assert f.status is Status.FAIL and f.value == 6 and f.bound == 5
-    assert "|EO - EO(reference)| = |16.00 - 10.00| = 6.00" in f.why and "outside" in f.why
+    assert c.decide(_iv(1.0, 1.0)).status is Status.PASS            # |delta| in [0, 2.96]
+    assert c.decide(_iv(-1.0, 1.0)).status is Status.PASS           # symmetric
+    f = c.decide(_iv(9.0, 1.0))                                      # [7.04, 10.96]: wholly outside
+    assert f.status is Status.FAIL and f.lo == pytest.approx(9 - 1.96 * 1, abs=1e-3) and f.value == 9
+    f = c.decide(_iv(-9.0, 1.0))
+    assert f.status is Status.FAIL and f.lo == pytest.approx(7.04, abs=1e-2) and f.hi == pytest.approx(10.96, abs=1e-2)
+    f = c.decide(_iv(4.0, 1.0))                                      # [2.04, 5.96] straddles 5
+    assert f.status is Status.INCONCLUSIVE and "to decide" in f.decide
+    f = c.decide(_iv(0.5, 3.0))                                      # straddles 0: [0, 6.38]
+    assert f.lo == 0.0 and f.hi == pytest.approx(0.5 + 1.96 * 3, abs=1e-2)
+    assert f.status is Status.INCONCLUSIVE
 
 
 def test_drop_follows_higher_is_better():
-    ga = Check("ga", max_drop=5)  # higher is better: a drop is model < reference
-    assert ga.check(70, 80).status is Status.FAIL
-    assert ga.check(90, 80).status is Status.PASS and ga.check(90, 80).value == -10
-    assert "better than" in ga.check(90, 80).why
-    eo = Check("eo", max_drop=5)  # lower is better: a drop (getting worse) is model > reference
-    assert eo.check(20, 10).status is Status.FAIL
-    assert eo.check(0, 10).status is Status.PASS
-    mia = Check("mia", max_drop=5)  # two-sided: any distance counts
-    assert mia.check(20, 10).status is Status.FAIL and mia.check(0, 10).status is Status.FAIL
-    assert mia.check(12, 10).status is Status.PASS
+    ga = Check("ga", max_drop=5)                                     # higher is better: drop = -delta
+    assert ga.decide(_iv(-10.0, 1.0)).status is Status.FAIL          # 10 points worse
+    f = ga.decide(_iv(10.0, 1.0))
+    assert f.status is Status.PASS and f.value == -10                # better than the reference
+    eo = Check("eo", max_drop=5)                                     # lower is better: drop = delta
+    assert eo.decide(_iv(10.0, 1.0)).status is Status.FAIL
+    assert eo.decide(_iv(-10.0, 1.0)).status is Status.PASS
+    mia = Check("mia", max_drop=5)                                   # two-sided: |delta|
+    assert mia.decide(_iv(10.0, 1.0)).status is Status.FAIL and mia.decide(_iv(-10.0, 1.0)).status is Status.FAIL
 
 
-def test_rel_change_is_relative_to_the_reference():
-    c = Check("fairness_gap", max_rel_change=0.25, reference="original")
-    assert c.check(0.12, 0.1).status is Status.PASS
-    f = c.check(0.13, 0.1)
-    assert f.status is Status.FAIL and f.value == pytest.approx(0.3) and f.reference == "original"
-    assert c.check(0.07, 0.1).status is Status.FAIL  # a decrease counts too
-    assert c.check(0.0, 0.0).status is Status.PASS
-    skipped = c.check(0.1, 0.0)
-    assert skipped.status is Status.SKIP and "reference value is 0" in skipped.why
+def test_rel_change_is_relative_to_the_reference_mean():
+    c = Check("fg", max_rel_change=0.2)
+    f = c.decide(_iv(0.01, 0.001), reference_value=0.1)             # 10% +- 2%
+    assert f.status is Status.PASS and f.value == pytest.approx(0.1)
+    assert c.decide(_iv(-0.05, 0.001), reference_value=0.1).status is Status.FAIL  # a decrease counts too
+    skipped = c.decide(_iv(0.05, 0.001), reference_value=0.0)
+    assert skipped.status is Status.SKIP and "undefined" in skipped.why
 
 
-def test_min_and_max_values():
-    assert Check("ta", min_value=50).check(60).status is Status.PASS
-    assert Check("ta", min_value=50).check(40).status is Status.FAIL
-    assert Check("eo", max_value=10).check(5).status is Status.PASS
-    assert Check("eo", max_value=10).check(15).status is Status.FAIL
-    assert Check("ta", min_value=50).check(40).reference is None
+def test_min_and_max_and_the_sign_of_the_margin():
+    f = Check("ta", min_value=50).decide(_iv(94.0, 1.0))
+    assert f.status is Status.PASS and f.margin == pytest.approx(44.0) and f.direction == "at_least"
+    f = Check("ta", min_value=50).decide(_iv(40.0, 1.0))
+    assert f.status is Status.FAIL and f.margin == pytest.approx(-10.0)
+    assert Check("ta", min_value=50).decide(_iv(51.0, 1.0)).status is Status.INCONCLUSIVE
+    f = Check("eo", max_value=10).decide(_iv(5.0, 1.0))
+    assert f.status is Status.PASS and f.margin == pytest.approx(5.0)
+    assert Check("eo", max_value=10).decide(_iv(15.0, 1.0)).status is Status.FAIL
 
 
-def test_seeds_are_paired_and_averaged():
+def test_unmeasured_seed_spread_is_never_a_confident_pass():
     c = Check("eo", max_abs_delta=5)
-    f = c.check([10, 20], [14, 12])  # |10-14| = 4, |20-12| = 8 -> mean 6 (not |15 - 13| = 2)
-    assert f.value == pytest.approx(6.0) and f.status is Status.FAIL
-    assert f.model_value == 15 and f.reference_value == 13
-    assert c.check([10, 20], 12).value == pytest.approx(5.0)  # a single reference value serves every seed
-    assert c.check([1, 2, 3], [1, 2]).status is Status.SKIP
+    f = c.decide(_iv(0.0, 0.5, measured=False))
+    assert f.status is Status.INCONCLUSIVE and "seed spread was not measured" in f.decide
+    assert "not measured" in f.why
+    assert c.decide(_iv(20.0, 0.5, measured=False)).status is Status.FAIL   # a violation is still shown
+    assert Check("ta", min_value=50).decide(_iv(90.0, 1.0, measured=False)).status is Status.PASS  # no reference
 
 
-def test_noise_widening():
-    c = Check("ga", max_drop=5, noise_k=2)
-    assert c.check(70, 80).status is Status.FAIL
-    f = c.check(70, 80, noise=3.0)  # bound 5 + 2 x 3 = 11
-    assert f.status is Status.PASS and f.bound == pytest.approx(11.0)
-    assert "widened by 2 x seed spread 3.00" in f.why
-    assert Check("ta", min_value=50, noise_k=2).effective_bound(noise=1.5) == pytest.approx(47.0)
-    assert Check("fg", max_rel_change=0.2, noise_k=1).effective_bound(noise=0.05, reference_value=0.5) \
-        == pytest.approx(0.3)
-    assert Check("ga", max_drop=5).effective_bound(noise=3.0) == 5  # no noise_k: no widening
-    assert c.effective_bound(noise=None) == 5
-
-
-def test_warn_margin():
+def test_warn_margin_applies_to_the_far_end_of_the_interval():
     c = Check("eo", max_abs_delta=5, warn_margin=1)
-    assert c.check(13.0, 10).status is Status.PASS
-    f = c.check(14.5, 10)
-    assert f.status is Status.WARN and "close to" in f.why
-    assert c.check(15.5, 10).status is Status.FAIL
-    assert Check("ta", min_value=50, warn_margin=2).check(51).status is Status.WARN
+    assert c.decide(_iv(1.0, 0.5)).status is Status.PASS             # hi = 1.98
+    assert c.decide(_iv(3.7, 0.2)).status is Status.WARN             # hi = 4.09 > 5 - 1
+
+
+def test_what_would_decide_scales_with_samples_and_seeds():
+    c = Check("ua", max_abs_delta=5)
+    # sampling noise only: halving the distance to the bound needs ~ (hw / d)^2 x the samples
+    f = c.decide(combine_variances(4.0, sample_var=1.0), n_samples=200, sample_split="forget set")
+    assert f.status is Status.INCONCLUSIVE
+    factor = 1.0 / (1.0 / t_quantile(0.975, math.inf)) ** 2  # distance 1, half-width 1.96
+    assert f"{factor:.1f}x the forget set" in f.decide
+    # seed noise only: more seeds
+    f = c.decide(combine_variances(4.0, sample_var=0.0, seed_var=4.0 * (1 + 1 / 3), seed_df=math.inf),
+                 n_model_seeds=1, n_reference_seeds=3)
+    assert "seeds of the method and its reference" in f.decide
 
 
 # ---------------------------------------------------------------------------------------------- evaluate
@@ -185,26 +212,34 @@ def _report(rows, user="mine"):
     return AuditReport(rows=rows, user_method=user)
 
 
-def test_evaluate_uses_each_models_reference_and_pairs_seeds():
+def test_evaluate_uses_seed_means_pooled_seed_variance_and_stored_sample_variance():
     rows = [_rec("original", "original", EO=30.0, FG=0.2),
             _rec("retrain", "reference", 0, EO=10.0, FG=0.25), _rec("retrain", "reference", 1, EO=14.0, FG=0.25),
             _rec("retrain+reweight", "reference", 0, EO=4.0), _rec("retrain+reweight", "reference", 1, EO=6.0),
-            _rec("mine", "user", 0, "retrain", EO=12.0, FG=0.21), _rec("mine", "user", 1, "retrain", EO=16.0, FG=0.19)]
+            _rec("mine", "user", 0, "retrain", EO=13.0, FG=0.21)]
     report = _report(rows)
-    th = Thresholds(["eo:abs<=3", "eo:abs<=3@retrain+reweight,id=eo_rw", "fairness_gap:rel<=0.1@original",
-                     "eo:abs<=1,noise_k=1,id=eo_noise"])
-    f = {x.check.split(",")[0] if "id=" not in x.check else x.check: x for x in th.evaluate(report)}
-    eo = f["eo:abs<=3"]
-    assert eo.status is Status.PASS and eo.reference == "retrain" and eo.value == pytest.approx(2.0)
-    rw = [x for x in th.evaluate(report) if "eo_rw" in x.check][0]
-    assert rw.status is Status.FAIL and rw.reference == "retrain+reweight" and rw.value == pytest.approx(9.0)
-    fg = f["fairness_gap:rel<=0.1@original"]
-    assert fg.status is Status.PASS and fg.value == pytest.approx(0.05)  # the single original serves both seeds
-    noisy = [x for x in th.evaluate(report) if "eo_noise" in x.check][0]
-    sd = math.sqrt(8.0)  # std of (10, 14)
-    assert noisy.bound == pytest.approx(1 + sd) and noisy.status is Status.PASS  # |delta| = 2 > 1 but <= 1 + sd
-    assert noise_floor(report, "EO") == pytest.approx(sd)
-    assert noise_floor(report, "FG") == pytest.approx(0.0)
+    report.uncertainty = {"level": 0.95, "delta_sample_var": {"mine": {"retrain": {"EO": 0.5}}},
+                          "sample_var": {"mine": {"EO": 1.0, "FG": 0.0}, "original": {"FG": 0.0}}}
+    th = Thresholds(["eo:abs<=8", "eo:abs<=3@retrain+reweight,id=eo_rw", "fairness_gap:rel<=0.5@original"])
+    eo, rw, fg = th.evaluate(report)
+    # delta = 13 - mean(10, 14) = 1; pooled seed variance over both references: (8 + 2) / 2 = 5, df 2
+    s2 = ((10 - 12) ** 2 + (14 - 12) ** 2 + (4 - 5) ** 2 + (6 - 5) ** 2) / 2
+    se = math.sqrt(0.5 + s2 * (1 + 1 / 2))
+    df = (0.5 + s2 * 1.5) ** 2 / ((s2 * 1.5) ** 2 / 2)
+    hw = t_quantile(0.975, df) * se
+    assert eo.reference == "retrain" and eo.value == pytest.approx(1.0)
+    assert eo.hi == pytest.approx(1.0 + hw) and eo.lo == 0.0
+    assert eo.status is (Status.PASS if 1.0 + hw <= 8 else Status.INCONCLUSIVE)
+    # the unstored pair falls back to unpaired variances (none stored for retrain+reweight: no sampling part)
+    assert rw.reference == "retrain+reweight" and rw.value == pytest.approx(8.0) and rw.model_value == 13.0
+    # the original is fixed: only the method's (borrowed) seed variance, s2 / 1
+    assert fg.value == pytest.approx(0.05) and fg.interval["seed_var"] == pytest.approx(0.0)  # FG spread is 0
+
+
+def test_a_single_seed_everywhere_cannot_pass():
+    rows = [_rec("retrain", "reference", 0, EO=10.0), _rec("mine", "user", 0, "retrain", EO=10.0)]
+    (f,) = Thresholds(["eo:abs<=8"]).evaluate(_report(rows))
+    assert f.status is Status.INCONCLUSIVE and "reference_seeds" in f.decide
 
 
 def test_evaluate_skip_and_fail_reasons():
@@ -216,7 +251,7 @@ def test_evaluate_skip_and_fail_reasons():
     th = Thresholds(["eo:abs<=3", "fairness_gap:rel<=0.1@original", "eo:abs<=3@retrain_groupdro,id=eo_dro"])
     by = {(x.model, x.check): x for x in th.evaluate(report)}
     assert {m for m, _ in by} == {"ft", "broken"}  # no user method: every suite method
-    assert by[("ft", "eo:abs<=3")].status is Status.PASS
+    assert by[("ft", "eo:abs<=3")].status is Status.INCONCLUSIVE  # one seed everywhere: no seed spread
     fg = by[("ft", "fairness_gap:rel<=0.1@original")]
     assert fg.status is Status.SKIP and "FG does not apply to ft: why not" in fg.why
     dro = by[("ft", "eo:abs<=3@retrain_groupdro,id=eo_dro")]
@@ -230,4 +265,4 @@ def test_evaluate_skip_and_fail_reasons():
 def test_evaluate_min_check_ignores_references():
     report = _report([_rec("mine", "user", TA=40.0)])
     (f,) = Thresholds(["ta:min>=50"]).evaluate(report)
-    assert f.status is Status.FAIL and f.reference is None and f.value == 40
+    assert f.status is Status.FAIL and f.reference is None and f.value == 40 and f.margin == -10

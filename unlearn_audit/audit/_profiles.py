@@ -37,8 +37,9 @@ class Profile:
     Attributes:
         name: ``smoke``, ``ci`` or ``full``.
         methods: ``"none"``, ``"default"``, ``"all"`` or names.
-        seeds: seeds audited.
+        seeds: seeds audited (suite and user methods).
         references: reference retrains.
+        reference_seeds: seeds of the reference retrains (their spread is the seed noise of every interval).
         metric_preset: ``MetricConfig.preset`` name.
         description: one line for help texts.
     """
@@ -47,6 +48,7 @@ class Profile:
     methods: str | tuple[str, ...]
     seeds: tuple[int, ...]
     references: tuple[str, ...]
+    reference_seeds: tuple[int, ...]
     metric_preset: str
     description: str
 
@@ -58,14 +60,16 @@ class Profile:
     def spec_kwargs(self) -> dict[str, Any]:
         """The ``AuditSpec`` keyword arguments this profile sets."""
         return {"methods": self.methods, "seeds": self.seeds, "references": self.references,
-                "metric_config": self.metric_config()}
+                "reference_seeds": self.reference_seeds, "metric_config": self.metric_config()}
 
 
 PROFILES: dict[str, Profile] = {
-    "smoke": Profile("smoke", "none", (0,), ("retrain",), "smoke",
-                     "your method against a plain retrain, one seed, fast metrics (FGSM only)"),
-    "ci": Profile("ci", "default", (0,), DEFAULT_REFERENCES, "ci",
-                  "your method, the default suite and both reference retrains, one seed, FGSM + PGD"),
-    "full": Profile("full", "all", (0, 1, 2), DEFAULT_REFERENCES + ("retrain_groupdro",), "full",
-                    "every registered method, three seeds, all references, eps sweep and every MIA protocol"),
+    "smoke": Profile("smoke", "none", (0,), ("retrain",), (0, 1, 2), "smoke",
+                     "your method against 3 plain retrains, one seed of yours, fast metrics (FGSM only)"),
+    "ci": Profile("ci", "default", (0,), DEFAULT_REFERENCES, (0, 1, 2), "ci",
+                  "your method and the default suite (one seed) against both reference retrains (3 seeds each), "
+                  "FGSM + PGD"),
+    "full": Profile("full", "all", (0, 1, 2), DEFAULT_REFERENCES + ("retrain_groupdro",), (0, 1, 2, 3, 4), "full",
+                    "every registered method with three seeds, all references with five, eps sweep and every MIA "
+                    "protocol"),
 }

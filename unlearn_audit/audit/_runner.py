@@ -25,9 +25,10 @@ from ..methods import Method, UnlearnContext, get_method
 from ..report import AuditReport, Finding, ModelRecord, Status
 from ..training import fit
 from ._cache import Cache, Entry, cache_key, code_fingerprint, source_identity, state_hash
+from ._samples import samples_from_tensors, samples_to_tensors
 from ._environment import collect_environment, package_versions
 from ._spec import AuditSpec
-from ._thresholds import noise_floor
+from ._uncertainty import assemble_uncertainty
 
 __all__ = ["run_audit", "reference_for", "MethodFailure"]
 
@@ -88,6 +89,7 @@ class _Runner:
         self.cache = Cache(cache_dir)
         self.progress = progress
         self.notes: list[str] = []
+        self._samples: dict[int, dict[str, Any] | None] = {}  # id(metrics dict) -> per-sample outcomes
         # architecture of the factory's model: checked against every returned model and the provided original
         fresh = self._fresh(spec.seeds[0])
         self.arch = _arch(fresh.state_dict())
@@ -263,9 +265,10 @@ class _Runner:
         def compute() -> Entry:
             model, info = get_model()
             metrics = evaluate(model, self.data, config=cfg, device=self.device)
-            return Entry(payload={"metrics": metrics.to_dict(), "model": info})
+            return Entry(payload={"metrics": metrics.to_dict(), "model": info}, state=samples_to_tensors(metrics.samples))
 
         entry, cached = self.cache.fetch("metrics", key, compute)
+        self._samples[id(entry.payload["metrics"])] = samples_from_tensors(entry.state)
         return entry.payload["metrics"], entry.payload.get("model", {}), cached
 
     def _run_original(self) -> ModelRecord:
@@ -275,6 +278,7 @@ class _Runner:
 
         metrics, info, cached = self._evaluate_entry(self.original_key, get)
         return ModelRecord(name="original", role="original", seed=self.spec.seeds[0], metrics=metrics,
+                           samples=self._samples.pop(id(metrics), None),
                            seconds=0.0 if cached or info.get("cached") else float(info.get("seconds", 0.0)),
                            cached=cached or bool(info.get("cached")),
                            hyperparams={"provided": self.spec.original is not None,
@@ -314,6 +318,7 @@ class _Runner:
             log.warning("unlearn-audit: %s (seed %d) could not be evaluated: %s", name, seed, exc)
             return record
         record.metrics = metrics
+        record.samples = self._samples.pop(id(metrics), None)
         record.cached = cached or bool(info.get("cached"))
         record.seconds = 0.0 if record.cached else float(info.get("seconds", 0.0))
         record.log = info.get("log", {}) or {}
@@ -324,7 +329,7 @@ class _Runner:
         spec = self.spec
         steps: list[tuple[str, Method | None, int, str]] = [("original", None, spec.seeds[0], "original")]
         for ref in spec.references:
-            steps += [(ref, get_method(ref), s, "reference") for s in spec.seeds]
+            steps += [(ref, get_method(ref), s, "reference") for s in spec.reference_seeds]
         for name in spec.suite:
             steps += [(name, get_method(name), s, "method") for s in spec.seeds]
         if spec.user_method is not None:
@@ -337,7 +342,7 @@ class _Runner:
         rows: list[ModelRecord] = []
         with _progress(len(steps), enabled=self.progress) as update:
             for name, method, seed, role in steps:
-                update(f"{name}" + (f" (seed {seed})" if len(self.spec.seeds) > 1 and role != "original" else ""))
+                update(f"{name}" + (f" (seed {seed})" if role != "original" else ""))
                 if method is None:
                     rows.append(self._run_original())
                 else:
@@ -347,29 +352,24 @@ class _Runner:
                              user_method=user, created=datetime.now(timezone.utc).isoformat(timespec="seconds"))
         report.config = {**self.spec.describe(), "reference_rule": REFERENCE_RULE,
                          "reference_of": {r.name: r.reference for r in rows if r.reference is not None},
-                         "noise_floor": self._noise(report),
                          "cache": {"dir": str(self.cache.root) if self.cache.root else None,
                                    "hits": self.cache.hits, "misses": self.cache.misses,
                                    "recovered": len(self.cache.recovered)},
                          "notes": list(dict.fromkeys(self.notes)),
                          "seconds": round(time.perf_counter() - t_start, 3)}
+        thresholds = self.spec.thresholds
+        report.uncertainty = assemble_uncertainty(report, self.data, n_boot=self.spec.n_boot,
+                                                  level=thresholds.level)  # type: ignore[union-attr]
         findings: list[Finding] = []
         if user is not None:
             for r in report.records(user):
                 if r.status == "failed":
                     findings.append(Finding(check="runs", metric="-", model=user, status=Status.FAIL,
                                             why=f"seed {r.seed}: {r.error}"))
-        findings += self.spec.thresholds.evaluate(report)  # type: ignore[union-attr]
+        findings += thresholds.evaluate(report)  # type: ignore[union-attr]
         report.findings = findings
+        report.config["seconds"] = round(time.perf_counter() - t_start, 3)
         return report
-
-    def _noise(self, report: AuditReport) -> dict[str, float]:
-        """Per metric: the standard deviation over the retrain seeds (the noise floor of ``noise_k``)."""
-        if len(self.spec.seeds) < 2 or "retrain" not in self.spec.references:
-            return {}
-        keys = {k for r in report.records("retrain") for k in r.values}
-        out = {k: noise_floor(report, k) for k in sorted(keys)}
-        return {k: v for k, v in out.items() if v is not None}
 
 
 def _arch(state: Any) -> dict[str, tuple[tuple[int, ...], str]]:

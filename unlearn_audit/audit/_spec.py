@@ -19,6 +19,8 @@ from ._thresholds import Check, Thresholds
 __all__ = ["AuditSpec", "default_recipe", "DEFAULT_CACHE_DIR"]
 
 DEFAULT_CACHE_DIR = ".unlearn-audit-cache"
+#: Reference retrains are trained with at least this many seeds by default (their spread is the seed noise).
+MIN_REFERENCE_SEEDS = 3
 
 
 def default_recipe(data: AuditData) -> TrainRecipe:
@@ -56,7 +58,11 @@ class AuditSpec:
             ``"all"`` (every registered non-reference method), ``"none"``, or a list of registry names (e.g.
             ``["ft", "scrub+reweight"]``).
         references: reference retrains, among ``"retrain"``, ``"retrain+reweight"``, ``"retrain_groupdro"``.
-        seeds: the seeds; references and methods run once per seed (the original once).
+        seeds: the seeds of the suite methods and of yours (the original is trained once, with ``seeds[0]``).
+        reference_seeds: the seeds of the reference retrains; ``None`` = ``seeds`` extended to at least
+            ``MIN_REFERENCE_SEEDS`` (3) seeds, e.g. ``(0,)`` -> ``(0, 1, 2)``. Their spread is the training-seed
+            noise every interval includes; with a single reference seed (and single-seed methods) no check can PASS.
+        n_boot: replicates of the paired, group-stratified bootstrap over evaluation samples (>= 100).
         device: ``"auto"``, ``"cpu"``, ``"cuda"``, ``"cuda:N"``, ``"mps"``.
         thresholds: ``Thresholds``, a list of ``Check`` s / compact strings, or ``None`` for
             ``Thresholds.default()``.
@@ -78,6 +84,8 @@ class AuditSpec:
     methods: Literal["default", "all", "none"] | Sequence[str] = "default"
     references: Sequence[str] = DEFAULT_REFERENCES
     seeds: Sequence[int] = (0,)
+    reference_seeds: Sequence[int] | None = None
+    n_boot: int = 2000
     device: str | torch.device = "auto"
     thresholds: Thresholds | Sequence[Check | str] | str | None = None
     metric_config: Any = None
@@ -113,6 +121,18 @@ class AuditSpec:
             raise _bad("recipe", "None or a TrainRecipe", self.recipe)
         set_(self, "recipe", recipe)
         set_(self, "seeds", self._check_seeds(self.seeds))
+        if self.reference_seeds is None:
+            extra = [s for s in range(max(self.seeds) + MIN_REFERENCE_SEEDS) if s not in self.seeds]
+            need = max(0, MIN_REFERENCE_SEEDS - len(self.seeds))
+            set_(self, "reference_seeds", tuple(self.seeds) + tuple(extra[:need]))
+        else:
+            set_(self, "reference_seeds", self._check_seeds(self.reference_seeds, "reference_seeds"))
+        from ..stats import check_n_boot
+
+        try:
+            set_(self, "n_boot", check_n_boot(self.n_boot, source="AuditSpec.n_boot"))
+        except ValueError as exc:
+            raise ValueError(str(exc)) from None
         if not isinstance(self.device, (str, torch.device)):
             raise _bad("device", "a str ('auto', 'cpu', 'cuda', 'cuda:N', 'mps') or torch.device", self.device)
         try:
@@ -138,20 +158,20 @@ class AuditSpec:
 
     # ------------------------------------------------------------------ validation helpers
     @staticmethod
-    def _check_seeds(seeds: Any) -> tuple[int, ...]:
+    def _check_seeds(seeds: Any, name: str = "seeds") -> tuple[int, ...]:
         if isinstance(seeds, int) and not isinstance(seeds, bool):
             seeds = (seeds,)
         if isinstance(seeds, (str, bytes)) or not isinstance(seeds, Sequence):
-            raise _bad("seeds", "a sequence of ints such as (0, 1, 2)", seeds)
+            raise _bad(name, "a sequence of ints such as (0, 1, 2)", seeds)
         out = []
         for s in seeds:
             if isinstance(s, bool) or not isinstance(s, int) or s < 0:
-                raise ValueError(f"AuditSpec.seeds: expected non-negative ints, got {s!r}")
+                raise ValueError(f"AuditSpec.{name}: expected non-negative ints, got {s!r}")
             out.append(int(s))
         if not out:
-            raise ValueError("AuditSpec.seeds: is empty; give at least one seed")
+            raise ValueError(f"AuditSpec.{name}: is empty; give at least one seed")
         if len(set(out)) != len(out):
-            raise ValueError(f"AuditSpec.seeds: seeds must be distinct, got {tuple(out)}")
+            raise ValueError(f"AuditSpec.{name}: seeds must be distinct, got {tuple(out)}")
         return tuple(out)
 
     @staticmethod
@@ -300,7 +320,10 @@ class AuditSpec:
                 raise ValueError(f"AuditSpec.from_profile: unknown profile {profile!r}; use "
                                  f"{', '.join(PROFILES)}")
             profile = PROFILES[profile]
-        return cls(**{**profile.spec_kwargs(), **kwargs})
+        base = profile.spec_kwargs()
+        if "seeds" in kwargs and "reference_seeds" not in kwargs:
+            base.pop("reference_seeds")  # derived from the given seeds (at least MIN_REFERENCE_SEEDS of them)
+        return cls(**{**base, **kwargs})
 
     def describe(self) -> dict[str, Any]:
         """JSON-friendly configuration (stored in ``AuditReport.config``)."""
@@ -311,10 +334,14 @@ class AuditSpec:
             "unavailable_methods": list(self._unavailable),
             "references": list(self.references),
             "seeds": list(self.seeds),
+            "reference_seeds": list(self.reference_seeds),  # type: ignore[arg-type]
+            "n_boot": self.n_boot,
             "device": str(self.device),
             "recipe": self.recipe.to_dict(),  # type: ignore[union-attr]
             "metric_config": self.metric_config.to_dict(),
             "thresholds": self.thresholds.to_list(),  # type: ignore[union-attr]
+            "level": self.thresholds.level,  # type: ignore[union-attr]
+            "inconclusive": self.thresholds.inconclusive,  # type: ignore[union-attr]
             "user_method": None if user is None else {"name": user.name, "hyperparams": user.hyperparams()},
             "original": "trained by the audit" if self.original is None else "provided",
             "model_factory": getattr(self.model_factory, "__qualname__", type(self.model_factory).__name__),

@@ -4,13 +4,16 @@ A check compares a model's metric with a bound, directly (``min`` / ``max``) or 
 reference model (``abs`` / ``drop`` / ``rel``). The direction of "worse" comes from the metric's
 ``higher_is_better`` (``METRIC_INFO``). Compact string form, for ini files and the command line::
 
-    metric:kind<op>number[@reference][,noise_k=K][,warn_margin=W]
+    metric:kind<op>number[@reference][,warn_margin=W][,id=NAME]
 
     eo:abs<=5                       |EO(model) - EO(reference)| <= 5 percentage points
     ga:drop<=5                      GA may fall at most 5 points below the reference's
-    fairness_gap:rel<=0.25@original  fairness-gap within 25% of the original model's (Conjecture 1)
+    fairness_gap:rel<=0.25@original  fairness-gap within 25% of the original model's (Tran & Woo, Conjecture 1)
     ta:min>=50                      test accuracy at least 50%
-    mia:abs<=10,noise_k=2           bound widened by 2 x the retrain seed spread
+
+Every check is a statistical decision on the confidence interval of its quantity (``report._compare``): PASS when
+the whole interval is inside the bound, FAIL when the whole interval is outside, INCONCLUSIVE otherwise (with what
+would decide it). ``Thresholds(level=, inconclusive=)`` set the interval level and how INCONCLUSIVE gates.
 """
 
 from __future__ import annotations
@@ -20,12 +23,20 @@ import re
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Iterable, Literal, Sequence
 
-from ..report import Finding, Status
+from ..report._findings import Finding, Status, check_policy
 
 if TYPE_CHECKING:  # pragma: no cover
     from ..report import AuditReport, ModelRecord
+    from ..stats import Interval
 
-__all__ = ["Check", "Thresholds", "ThresholdError", "METRIC_ALIASES", "resolve_metric", "noise_floor"]
+__all__ = ["Check", "Thresholds", "ThresholdError", "METRIC_ALIASES", "resolve_metric", "DEFAULT_LEVEL"]
+
+#: The default confidence level of every interval and decision.
+DEFAULT_LEVEL = 0.95
+#: ``noise_k`` was the old way to absorb seed noise; intervals replace it.
+NOISE_K_REMOVED = ("noise_k was removed in unlearn-audit 0.2: checks are decided on confidence intervals that "
+                   "already include the training-seed spread of the reference retrains (README: 'How checks are "
+                   "decided'); drop noise_k, and audit more reference seeds (reference_seeds) for tighter intervals")
 
 Kind = Literal["abs", "drop", "rel", "min", "max"]
 
@@ -34,7 +45,7 @@ METRIC_ALIASES: dict[str, str] = {
     "fairness_gap": "FG", "fairness-gap": "FG", "fairness_gap_max": "FG_MAX", "fairness-gap-max": "FG_MAX",
     "equalized_odds": "EO", "dominant_group_acc": "GA", "group_acc": "GA", "worst_group": "WG",
     "worst_group_acc": "WG", "test_acc": "TA", "retain_acc": "RA", "forget_acc": "FA", "unlearn_acc": "UA",
-    "val_acc": "VA", "mia_efficacy": "MIA",
+    "val_acc": "VA", "mia_efficacy": "MIA", "forget_quality": "FQ",
 }
 #: The short id each metric's checks get by default (pytest item names: ``unlearn_audit::<id>``).
 _IDS = {"FG": "fairness_gap", "FG_MAX": "fairness_gap_max"}
@@ -44,7 +55,7 @@ _KINDS: dict[str, tuple[str, str]] = {  # kind -> (field, operator)
     "min": ("min_value", ">="), "max": ("max_value", "<="),
 }
 _FIELD_KIND = {f: k for k, (f, _) in _KINDS.items()}
-_OPTIONS = {"noise_k", "warn_margin", "id"}
+_OPTIONS = {"warn_margin", "id"}
 _REFERENCE = re.compile(r"^[A-Za-z0-9_.\-]+(\+[A-Za-z0-9_.\-]+)?$")
 _COMPACT = re.compile(r"^\s*(?P<metric>[A-Za-z][A-Za-z0-9_\-]*)\s*:\s*(?P<kind>[A-Za-z]+)\s*(?P<op>[<>=!]+)\s*"
                       r"(?P<number>[^@,\s]+)\s*(?:@\s*(?P<ref>[^,\s]+))?\s*(?P<opts>(?:,[^,]*)*)\s*$")
@@ -55,7 +66,7 @@ class ThresholdError(ValueError):
 
 
 def _metric_info() -> dict[str, Any]:
-    from ..metrics import METRIC_INFO
+    from ..metrics._info import METRIC_INFO  # torch-free (the metrics package is imported lazily)
 
     return METRIC_INFO
 
@@ -99,25 +110,24 @@ class Check:
     - ``max_rel_change`` (``rel``): ``|M(model) - M(ref)| / |M(ref)| <= bound`` (a fraction, 0.25 = 25%).
     - ``min_value`` (``min``) / ``max_value`` (``max``): ``M(model) >= bound`` / ``<= bound``; no reference.
 
-    With several seeds, the model's seed ``s`` is paired with the reference's seed ``s`` (the original is a
-    single model, shared by every seed) and the per-seed quantities are averaged (spec A5).
+    The quantity is computed from seed means (``delta = mean_s M(model) - mean_s M(reference)``) and decided on its
+    confidence interval (``report._compare``): PASS when the whole interval is inside the bound, FAIL when it is
+    wholly outside, INCONCLUSIVE otherwise. A comparison whose seed spread could not be measured (every model of the
+    comparison audited with one seed) is never a PASS: at best INCONCLUSIVE.
 
     Args:
         metric: a ``METRIC_INFO`` key or an alias (``fairness_gap``, ``eo``, ``ga``, ``mia``, ``fgsm``, ``ta``...).
         reference: ``"retrain"``, ``"retrain+reweight"``, ``"original"`` or any reference model of the audit;
             ``None`` (default) = the model's own reference, spec D5 (``retrain+reweight`` for MIU and
             ``+reweight`` variants, ``retrain`` otherwise).
-        noise_k: widen the bound by ``noise_k`` x the noise floor, the standard deviation of the metric over the
-            ``retrain`` seeds (``bound + k*sd`` for abs/drop/max, ``bound - k*sd`` for min, ``bound + k*sd/|M(ref)|``
-            for rel); no widening with a single seed.
-        warn_margin: WARN (not FAIL) when the value is inside the bound but within ``warn_margin`` of it (same unit
-            as the bound).
+        warn_margin: WARN (not PASS) when the interval is inside the bound but its far end is within
+            ``warn_margin`` of it (same unit as the bound).
         id: short name (pytest items ``unlearn_audit::<id>``); default the metric's alias (``eo``, ``ga``,
             ``fairness_gap``...), with ``_min`` / ``_max`` appended for ``min`` / ``max`` checks.
 
     Raises:
-        ThresholdError: unknown metric, no bound or several, a non-finite bound, negative ``noise_k`` /
-            ``warn_margin``, ``min``/``max`` with a reference, a malformed reference name.
+        ThresholdError: unknown metric, no bound or several, a non-finite bound, a negative ``warn_margin``,
+            ``min``/``max`` with a reference, a malformed reference name, ``noise_k`` (removed).
     """
 
     metric: str
@@ -127,15 +137,18 @@ class Check:
     max_rel_change: float | None = None
     min_value: float | None = None
     max_value: float | None = None
-    noise_k: float | None = None
     warn_margin: float | None = None
     id: str | None = None
 
     def __init__(self, metric: str, *, reference: str | None = None, max_abs_delta: float | None = None,
                  max_drop: float | None = None, max_rel_change: float | None = None, min_value: float | None = None,
-                 max_value: float | None = None, noise_k: float | None = None, warn_margin: float | None = None,
-                 id: str | None = None) -> None:
+                 max_value: float | None = None, warn_margin: float | None = None, id: str | None = None,
+                 **removed: Any) -> None:
         set_ = object.__setattr__
+        if "noise_k" in removed:
+            raise ThresholdError(f"Check({metric}): {NOISE_K_REMOVED}")
+        if removed:
+            raise TypeError(f"Check() got unexpected keyword argument(s): {', '.join(sorted(removed))}")
         key = resolve_metric(metric)
         set_(self, "metric", key)
         bounds = {"max_abs_delta": max_abs_delta, "max_drop": max_drop, "max_rel_change": max_rel_change,
@@ -157,11 +170,10 @@ class Check:
                 raise ThresholdError(f"Check({key}): a {kind}_value check compares the model with a fixed bound; "
                                      f"it takes no reference (got {reference!r})")
         set_(self, "reference", reference)
-        for k, v in (("noise_k", noise_k), ("warn_margin", warn_margin)):
-            v = None if v is None else self._number(k, v)
-            if v is not None and v < 0:
-                raise ThresholdError(f"Check({key}): {k} must be >= 0, got {v!r}")
-            set_(self, k, v)
+        v = None if warn_margin is None else self._number("warn_margin", warn_margin)
+        if v is not None and v < 0:
+            raise ThresholdError(f"Check({key}): warn_margin must be >= 0, got {v!r}")
+        set_(self, "warn_margin", v)
         if id is not None and (not isinstance(id, str) or not re.match(r"^[A-Za-z0-9_\-]+$", id)):
             raise ThresholdError(f"Check({key}): id must be letters, digits, '_' or '-', got {id!r}")
         default_id = _IDS.get(key, key.lower()) + (f"_{kind}" if kind in ("min", "max") else "")
@@ -184,7 +196,7 @@ class Check:
 
     @property
     def bound(self) -> float:
-        """The bound as given (before noise widening)."""
+        """The bound as given."""
         return float(getattr(self, self._field))
 
     @property
@@ -202,8 +214,6 @@ class Check:
         text = f"{alias}:{self.kind}{_KINDS[self.kind][1]}{_fmt(self.bound)}"
         if self.reference is not None:
             text += f"@{self.reference}"
-        if self.noise_k is not None:
-            text += f",noise_k={_fmt(self.noise_k)}"
         if self.warn_margin is not None:
             text += f",warn_margin={_fmt(self.warn_margin)}"
         default_id = alias + (f"_{self.kind}" if self.kind in ("min", "max") else "")
@@ -221,14 +231,12 @@ class Check:
                 "drop": f"drop of {m} vs {ref} <= {_fmt(self.bound)}",
                 "rel": f"|{m} - {m}({ref})| / {m}({ref}) <= {_fmt(self.bound)}",
                 "min": f"{m} >= {_fmt(self.bound)}", "max": f"{m} <= {_fmt(self.bound)}"}[self.kind]
-        if self.noise_k:
-            body += f" (+ {_fmt(self.noise_k)} x retrain seed spread)"
         return body
 
     # ------------------------------------------------------------------ parsing
     @classmethod
     def parse(cls, text: str, *, source: str = "threshold") -> "Check":
-        """Parse the compact form ``metric:kind<op>number[@reference][,noise_k=K][,warn_margin=W][,id=NAME]``.
+        """Parse the compact form ``metric:kind<op>number[@reference][,warn_margin=W][,id=NAME]``.
 
         Kinds and operators: ``abs<=``, ``drop<=``, ``rel<=``, ``max<=``, ``min>=``.
 
@@ -263,6 +271,8 @@ class Check:
         for opt in (o.strip() for o in m["opts"].split(",")[1:]):
             key, eq, value = opt.partition("=")
             key = key.strip()
+            if key == "noise_k":
+                raise bad(NOISE_K_REMOVED)
             if not eq or key not in _OPTIONS:
                 raise bad(f"unknown option {opt!r}; options are {', '.join(sorted(_OPTIONS))} as key=value")
             if key == "id":
@@ -278,143 +288,131 @@ class Check:
             raise bad(re.sub(r"^Check\([^)]*\): ", "", str(exc))) from None
 
     # ------------------------------------------------------------------ evaluation
-    def quantity(self, model_values: float | Sequence[float],
-                 reference_values: float | Sequence[float] | None = None) -> float:
-        """The number compared with the bound (per-seed quantities averaged; see the class docstring).
+    @property
+    def direction(self) -> str:
+        """``"at_least"`` for ``min`` checks (the claim is ``value >= bound``), else ``"at_most"``."""
+        return "at_least" if self.kind == "min" else "at_most"
+
+    def quantity_interval(self, interval: "Interval", *, reference_mean: float | None = None
+                          ) -> tuple[float, float, float]:
+        """``(estimate, lo, hi)`` of the checked quantity from the interval of ``delta`` (checks with a reference)
+        or of the model's value (``min`` / ``max``).
+
+        ``abs`` and two-sided ``drop``: ``|delta|``, whose interval is ``[min |.|, max |.|]`` over ``[lo, hi]``, or
+        ``[0, max(-lo, hi)]`` when it contains 0; ``drop`` of a higher-is-better metric: ``-delta``; of a
+        lower-is-better one: ``delta``; ``rel``: ``|delta| / |M(reference)|`` (the reference mean taken as fixed).
 
         Raises:
-            ValueError: a reference is needed but missing, the seed counts differ, or a relative change against
-                a reference value of 0.
+            ValueError: a relative change against a reference mean of 0.
         """
-        ms = _as_list(model_values)
-        if not self.needs_reference:
-            return sum(ms) / len(ms)
-        if reference_values is None:
-            raise ValueError(f"{self.compact}: needs the reference's value")
-        rs = _as_list(reference_values)
-        if len(rs) == 1 and len(ms) > 1:
-            rs = rs * len(ms)
-        if len(rs) != len(ms):
-            raise ValueError(f"{self.compact}: {len(ms)} model values but {len(rs)} reference values; pair seeds")
+        e, lo, hi = interval.estimate, interval.lo, interval.hi
+        if self.kind in ("min", "max"):
+            return e, lo, hi
         hib = self.higher_is_better
-        per_seed = []
-        for m, r in zip(ms, rs):
-            if self.kind == "abs":
-                per_seed.append(abs(m - r))
-            elif self.kind == "drop":
-                per_seed.append(r - m if hib is True else m - r if hib is False else abs(m - r))
-            else:
-                if r == 0:
-                    if m == 0:
-                        per_seed.append(0.0)
-                        continue
-                    raise ValueError(f"{self.compact}: the relative change is undefined (reference value is 0)")
-                per_seed.append(abs(m - r) / abs(r))
-        return sum(per_seed) / len(per_seed)
-
-    def effective_bound(self, *, noise: float | None = None, reference_value: float | None = None) -> float:
-        """The bound after widening by ``noise_k`` x ``noise`` (see ``noise_k``)."""
-        if not self.noise_k or not noise:
-            return self.bound
-        widen = self.noise_k * noise
-        if self.kind == "min":
-            return self.bound - widen
+        if self.kind == "drop" and hib is True:
+            return -e, -hi, -lo
+        if self.kind == "drop" and hib is False:
+            return e, lo, hi
         if self.kind == "rel":
-            if not reference_value:
-                return self.bound
-            return self.bound + widen / abs(reference_value)
-        return self.bound + widen
+            if not reference_mean:
+                raise ValueError(f"{self.compact}: the relative change is undefined (the reference's value is 0)")
+            scale = 1.0 / abs(reference_mean)
+            e, lo, hi = e * scale, lo * scale, hi * scale
+        if lo >= 0:
+            return abs(e), lo, hi
+        if hi <= 0:
+            return abs(e), -hi, -lo
+        return abs(e), 0.0, max(-lo, hi)
 
-    def check(self, model_values: float | Sequence[float], reference_values: float | Sequence[float] | None = None,
-              *, noise: float | None = None, model: str = "model", reference: str | None = None) -> Finding:
-        """Apply the check to a model's metric value(s) (and the reference's) and return the ``Finding``.
+    def decide(self, interval: "Interval", *, model: str = "model", reference: str | None = None,
+               model_value: float | None = None, reference_value: float | None = None,
+               n_samples: int | None = None, sample_split: str | None = None, n_model_seeds: int = 1,
+               n_reference_seeds: int | None = None) -> Finding:
+        """Decide the check from ``interval`` (of ``delta`` for checks with a reference, of the value otherwise).
 
-        Args:
-            model_values: the model's metric, one value or one per seed.
-            reference_values: the reference's metric, one value (shared by every seed) or one per seed.
-            noise: the noise floor (metric standard deviation over the retrain seeds) for ``noise_k``.
-            model: the model's name for the finding.
-            reference: the reference's name for the finding (default ``self.reference``).
+        PASS when the quantity's whole interval is inside the bound, FAIL when it is wholly outside, INCONCLUSIVE
+        otherwise (``Finding.decide`` says what would resolve it); a PASS whose seed spread was not measured
+        (``interval.seeds_measured`` is false on a comparison with a reference) is reported INCONCLUSIVE; a PASS
+        within ``warn_margin`` of the bound is a WARN.
         """
+        from ..stats import decide_at_least, decide_at_most, what_would_decide
+
         ref_name = (reference or self.reference or "reference") if self.needs_reference else None
-        ms = _as_list(model_values)
-        m_mean = sum(ms) / len(ms)
-        r_mean = None
-        if self.needs_reference and reference_values is not None:
-            rs = _as_list(reference_values)
-            r_mean = sum(rs) / len(rs)
-        base = dict(check=self.compact, metric=self.metric, model=model, reference=ref_name, model_value=m_mean,
-                    reference_value=r_mean)
+        base = dict(check=self.compact, metric=self.metric, model=model, reference=ref_name,
+                    model_value=model_value, reference_value=reference_value, level=interval.level,
+                    direction=self.direction, bound=self.bound,
+                    interval={**interval.to_dict(), "samples": n_samples, "split": sample_split,
+                              "model_seeds": n_model_seeds, "reference_seeds": n_reference_seeds,
+                              "notes": list(interval.notes)})
         try:
-            value = self.quantity(ms, reference_values)
+            est, lo, hi = self.quantity_interval(interval, reference_mean=reference_value)
         except ValueError as exc:
             return Finding(status=Status.SKIP, why=str(exc).split(": ", 1)[-1], **base)
-        bound = self.effective_bound(noise=noise, reference_value=r_mean)
-        ok = value >= bound if self.kind == "min" else value <= bound
-        distance = abs(bound - value)
-        warn = self.warn_margin is not None and ok and distance < self.warn_margin
-        status = Status.PASS if ok and not warn else Status.WARN if ok else Status.FAIL
-        return Finding(status=status, value=value, bound=bound, why=self._why(status, value, bound, m_mean, r_mean,
-                                                                               ref_name, noise), **base)
+        rule = decide_at_least if self.kind == "min" else decide_at_most
+        outcome = rule(est, lo, hi, self.bound).outcome
+        status = Status(outcome)
+        unmeasured = self.needs_reference and not interval.seeds_measured
+        if status is Status.PASS and unmeasured:
+            status = Status.INCONCLUSIVE
+        if status is Status.PASS and self.warn_margin is not None:
+            edge = self.bound - hi if self.kind != "min" else lo - self.bound
+            if edge < self.warn_margin:
+                status = Status.WARN
+        decide = ""
+        if status is Status.INCONCLUSIVE:
+            if unmeasured and outcome == "PASS":
+                decide = ("the training-seed spread was not measured (every model of this comparison ran with one "
+                          "seed): audit the references with 3 or more seeds (reference_seeds) to make a PASS")
+            else:
+                decide = what_would_decide(interval, distance=abs(self.bound - est), n_samples=n_samples,
+                                           sample_split=sample_split, n_model_seeds=n_model_seeds,
+                                           n_reference_seeds=n_reference_seeds)
+        why = self._why(status, est, lo, hi, interval.level, model_value, reference_value, ref_name, unmeasured)
+        return Finding(status=status, value=est, lo=lo, hi=hi, why=why, decide=decide, **base)
 
-    def _why(self, status: Status, value: float, bound: float, m: float, r: float | None, ref: str | None,
-             noise: float | None) -> str:
-        m_name = self.metric
-        what = {"abs": f"|{m_name} - {m_name}({ref})| = |{m:.2f} - {r:.2f}| = {value:.2f}" if r is not None else "",
-                "drop": f"{m_name} is {value:.2f} worse than {ref} ({m:.2f} vs {r:.2f})" if r is not None else "",
-                "rel": f"{m_name} changed by {value:.1%} relative to {ref} ({m:.4g} vs {r:.4g})"
-                       if r is not None else "",
-                "min": f"{m_name} = {m:.2f}", "max": f"{m_name} = {m:.2f}"}[self.kind]
-        if self.kind == "drop" and value < 0:
-            what = f"{m_name} is {-value:.2f} better than {ref} ({m:.2f} vs {r:.2f})"
+    def _why(self, status: Status, est: float, lo: float, hi: float, level: float, m: float | None,
+             r: float | None, ref: str | None, unmeasured: bool) -> str:
+        name = self.metric
         fmt = (lambda x: f"{x:.1%}") if self.kind == "rel" else (lambda x: f"{x:.2f}")
-        bound_text = fmt(bound)
-        if bound != self.bound:
-            bound_text += f" ({fmt(self.bound)} widened by {_fmt(self.noise_k or 0)} x seed spread {noise:.2f})"
-        relation = {Status.PASS: "within", Status.WARN: "within, but close to,", Status.FAIL: "outside"}[status]
+        vals = f" ({m:.4g} vs {r:.4g})" if m is not None and r is not None else ""
+        what = {"abs": f"|Δ{name}| vs {ref} = {fmt(est)}{vals}",
+                "drop": f"drop of {name} vs {ref} = {fmt(est)}{vals}",
+                "rel": f"relative change of {name} vs {ref} = {fmt(est)}{vals}",
+                "min": f"{name} = {fmt(est)}", "max": f"{name} = {fmt(est)}"}[self.kind]
+        ci = f"{level:.0%} CI [{fmt(lo)}, {fmt(hi)}]"
         op = ">=" if self.kind == "min" else "<="
-        return f"{what}; {relation} the bound {op} {bound_text}"
-
-
-def _as_list(v: float | Sequence[float]) -> list[float]:
-    if isinstance(v, (int, float)):
-        return [float(v)]
-    out = [float(x) for x in v]
-    if not out:
-        raise ValueError("no values")
-    return out
-
-
-def noise_floor(report: "AuditReport", metric: str, *, reference: str = "retrain") -> float | None:
-    """Standard deviation of ``metric`` over the seeds of the ``reference`` retrain (``None`` with < 2 seeds)."""
-    vals = [r.values[metric] for r in report.records(reference) if r.status == "ok" and metric in r.values]
-    if len(vals) < 2:
-        return None
-    mean = sum(vals) / len(vals)
-    return math.sqrt(sum((v - mean) ** 2 for v in vals) / (len(vals) - 1))
+        relation = {Status.PASS: "inside", Status.WARN: "inside, but within the warning margin of,",
+                    Status.FAIL: "wholly outside", Status.INCONCLUSIVE: "straddling",
+                    Status.SKIP: "not compared with"}[status]
+        text = f"{what}, {ci}: {relation} the bound {op} {fmt(self.bound)}"
+        if unmeasured:
+            text += " (seed spread not measured: sampling noise only)"
+        return text
 
 
 @dataclass(frozen=True)
 class Thresholds:
     """An ordered set of checks with distinct ids, applied to an ``AuditReport`` by ``evaluate``.
 
-    ``Thresholds.default()`` holds the documented defaults (below); ``merge`` overrides checks by id (what the
-    pytest plugin does with ``--unlearn-threshold``); ``parse`` builds from compact strings.
+    ``Thresholds.default()`` holds the documented defaults (``DEFAULT_CHECKS``); ``merge`` overrides checks by id
+    (what the pytest plugin does with ``--unlearn-threshold``); ``parse`` builds from compact strings.
 
-    Default checks (measured on ``colored_digits``, see ``Thresholds.default``)::
+    Args:
+        checks: ``Check`` objects or compact strings.
+        level: confidence level of every interval and decision, in (0, 1) (default 0.95).
+        inconclusive: how an INCONCLUSIVE finding gates CI: ``"warn"`` (default), ``"fail"`` or ``"pass"``.
+        source: named in error messages (``--unlearn-threshold``, ``fixture unlearn_thresholds``...).
 
-        fairness_gap:rel<=0.5@original,noise_k=2,warn_margin=0.1
-        eo:abs<=10,noise_k=2,warn_margin=2
-        ga:drop<=10,noise_k=2,warn_margin=2
-        mia:abs<=15,noise_k=2,warn_margin=3
-        fgsm:drop<=10,noise_k=2,warn_margin=2
-        ta:drop<=5,noise_k=2,warn_margin=1
-        ra:drop<=5,noise_k=2,warn_margin=1
+    Raises:
+        ThresholdError: a bad check, two checks with one id, a level outside (0, 1), an unknown policy.
     """
 
     checks: tuple[Check, ...] = field(default=())
+    level: float = DEFAULT_LEVEL
+    inconclusive: str = "warn"
 
-    def __init__(self, checks: Iterable[Check | str] = (), *, source: str = "Thresholds") -> None:
+    def __init__(self, checks: Iterable[Check | str] = (), *, level: float = DEFAULT_LEVEL,
+                 inconclusive: str = "warn", source: str = "Thresholds") -> None:
         if isinstance(checks, (str, Check)):
             checks = [checks]
         parsed = tuple(Check.parse(c, source=source) if isinstance(c, str) else c for c in checks)
@@ -427,10 +425,20 @@ class Thresholds:
                 raise ThresholdError(f"{source}: two checks share the id {c.id!r} ({seen[c.id].compact!r} and "
                                      f"{c.compact!r}); give one an explicit id=")
             seen[c.id] = c
+        if isinstance(level, bool) or not isinstance(level, (int, float)) or not 0.0 < float(level) < 1.0:
+            raise ThresholdError(f"{source}: level must be a number in (0, 1) such as 0.95 (the confidence level "
+                                 f"of the intervals), got {level!r}")
+        try:
+            policy = check_policy(inconclusive, source=f"{source}: inconclusive")
+        except ValueError as exc:
+            raise ThresholdError(str(exc)) from None
         object.__setattr__(self, "checks", parsed)
+        object.__setattr__(self, "level", float(level))
+        object.__setattr__(self, "inconclusive", policy)
 
     @classmethod
-    def parse(cls, texts: Iterable[str] | str, *, source: str = "thresholds") -> "Thresholds":
+    def parse(cls, texts: Iterable[str] | str, *, source: str = "thresholds", level: float = DEFAULT_LEVEL,
+              inconclusive: str = "warn") -> "Thresholds":
         """Build from compact strings (one string may hold several separated by ``;`` or newlines)."""
         if isinstance(texts, str):
             texts = [texts]
@@ -439,32 +447,31 @@ class Thresholds:
             if not isinstance(t, str):
                 raise ThresholdError(f"{source}: expected check strings, got {type(t).__name__}")
             items.extend(p.strip() for p in re.split(r"[;\n]", t) if p.strip())
-        return cls([Check.parse(t, source=source) for t in items], source=source)
+        return cls([Check.parse(t, source=source) for t in items], source=source, level=level,
+                   inconclusive=inconclusive)
 
     @classmethod
-    def default(cls) -> "Thresholds":
-        """The documented default checks.
+    def default(cls, *, level: float = DEFAULT_LEVEL, inconclusive: str = "warn") -> "Thresholds":
+        """The documented default checks (``DEFAULT_CHECKS``).
 
-        How they were chosen (``colored_digits``, ``SmallConvNet(width=16)``, the demo recipe, 5 seeds; the
-        figures are in ``benchmarks/audit_speed.py --thresholds``): the retrain-vs-retrain spread across seeds
-        (standard deviation) was about 1 point for TA/RA, 3-4 points for EO and GA, 3-4 points for MIA, 3-5
-        points for FGSM accuracy and 10-20% relative for the fairness-gap; approximate methods that unlearn
-        reasonably (fine-tuning, NegGrad+, SCRUB) stay within about twice that of the retrain, while a model
-        with noise added to every weight (the "bad method" of the tests) breaks TA, RA and the fairness-gap by
-        far more. Each bound is therefore about 2-3x the measured spread, plus ``noise_k = 2`` standard deviations
-        when several seeds are audited.
+        What they claim, each against the model's reference retrain unless stated (De Min et al. 2025: retrain
+        + REWEIGHT for MIU and ``+reweight`` variants), each decided on its 95% interval:
 
-        - ``fairness_gap:rel<=0.5@original``: Tran & Woo's Conjecture 1 (a robust unlearning method preserves the
-          original's fairness-gap); the retrain itself moves it by 10-30%.
-        - ``eo:abs<=10``: equalized odds around the forget group, vs the reference.
-        - ``ga:drop<=10``: accuracy on the dominant forget group may not fall more than 10 points below the
-          reference's (the group-robustness failure of seed 004).
-        - ``mia:abs<=15``: MIA efficacy on the forget set close to the reference's (neither under- nor
-          over-forgetting).
-        - ``fgsm:drop<=10``: FGSM accuracy (Tran & Woo robustness) no more than 10 points below the reference's.
-        - ``ta:drop<=5``, ``ra:drop<=5``: utility preserved.
+        - ``ua:abs<=8``, ``mia:abs<=10``: **forgetting** -- the forget set's accuracy and the share of it a
+          membership-inference attacker calls non-member are those of a model that never saw it; ``return model``
+          (nothing forgotten) and over-forgetting (e.g. gradient ascent destroying the forget group) both fail;
+        - ``ta:drop<=3``, ``ra:drop<=3``: utility preserved on the test split and the retain set;
+        - ``eo:abs<=8``: equalized odds around the forget group (De Min et al.);
+        - ``ga:drop<=8``: accuracy of the dominant forget group not more than 8 points below the retrain's
+          (the group-robustness failure De Min et al. describe);
+        - ``fgsm:drop<=8``: FGSM accuracy (Tran & Woo 2025) not more than 8 points below the retrain's;
+        - ``fairness_gap:rel<=0.5@original``: the per-layer fairness-gap within 50% of the original's (Tran & Woo's
+          Conjecture 1).
+
+        The bounds were set from the measured seed spread of the reference retrains on the default scenario and
+        validated by ``benchmarks/gate_calibration.py`` (README: "How checks are decided").
         """
-        return cls.parse(DEFAULT_CHECKS, source="Thresholds.default")
+        return cls.parse(DEFAULT_CHECKS, source="Thresholds.default", level=level, inconclusive=inconclusive)
 
     def __iter__(self):
         return iter(self.checks)
@@ -482,18 +489,24 @@ class Thresholds:
     def ids(self) -> list[str]:
         return [c.id for c in self.checks]
 
+    def replace(self, *, level: float | None = None, inconclusive: str | None = None,
+                source: str = "thresholds") -> "Thresholds":
+        """A copy with another ``level`` and/or ``inconclusive`` policy."""
+        return Thresholds(self.checks, level=self.level if level is None else level,
+                          inconclusive=self.inconclusive if inconclusive is None else inconclusive, source=source)
+
     def merge(self, overrides: "Thresholds | Iterable[Check | str]", *, source: str = "thresholds") -> "Thresholds":
         """A copy where each check of ``overrides`` replaces the check with the same id (or is appended).
 
         Within ``overrides`` a later check with an id already seen replaces the earlier one (lowest precedence
-        first, as the pytest plugin passes ini, env and command-line checks).
+        first, as the pytest plugin passes ini, env and command-line checks). Level and policy are kept.
         """
         items = overrides.checks if isinstance(overrides, Thresholds) else [
             Check.parse(c, source=source) if isinstance(c, str) else c for c in overrides]
         out = {c.id: c for c in self.checks}
         for c in items:
             out[c.id] = c
-        return Thresholds(list(out.values()), source=source)
+        return Thresholds(list(out.values()), source=source, level=self.level, inconclusive=self.inconclusive)
 
     def to_list(self) -> list[str]:
         """Compact strings (JSON / ini friendly)."""
@@ -503,7 +516,7 @@ class Thresholds:
         """One ``Finding`` per check and model.
 
         Args:
-            report: the audit report.
+            report: the audit report (its ``uncertainty`` holds the bootstrap variances).
             models: model names to check; default the user's method when the audit has one, else every suite
                 method (role ``"method"``).
 
@@ -526,8 +539,10 @@ class Thresholds:
         return findings
 
     def _one(self, report: "AuditReport", check: Check, name: str) -> Finding:
+        from ..report._compare import compare, ok_records, value_interval
+
         recs = report.records(name)
-        base = dict(check=check.compact, metric=check.metric, model=name)
+        base = dict(check=check.compact, metric=check.metric, model=name, direction=check.direction)
         failed = [r for r in recs if r.status != "ok"]
         if failed:
             return Finding(status=Status.FAIL, why=f"the method failed: {failed[0].error}", **base)
@@ -537,14 +552,17 @@ class Thresholds:
         missing = _not_applicable(ok, check.metric)
         if missing:
             return Finding(status=Status.SKIP, why=f"{check.metric} does not apply to {name}: {missing}", **base)
+        n_samples, split = _sample_size(report, check.metric)
         if not check.needs_reference:
-            return check.check([r.values[check.metric] for r in ok], model=name,
-                               noise=noise_floor(report, check.metric))
+            iv = value_interval(report, name, check.metric, level=self.level)
+            assert iv is not None
+            return check.decide(iv, model=name, model_value=iv.estimate, n_samples=n_samples, sample_split=split,
+                                n_model_seeds=len(ok))
         ref_name = check.reference or ok[0].reference
         base["reference"] = ref_name
         if ref_name is None:
             return Finding(status=Status.SKIP, why=f"{name} has no reference model to compare with", **base)
-        ref_recs = [r for r in report.records(ref_name) if r.status == "ok" and r.metrics is not None]
+        ref_recs = ok_records(report, ref_name)
         if not ref_recs:
             why = (f"the reference {ref_name!r} is not part of this audit" if not report.records(ref_name)
                    else f"the reference {ref_name!r} failed or has no metrics")
@@ -552,15 +570,28 @@ class Thresholds:
         missing = _not_applicable(ref_recs, check.metric)
         if missing:
             return Finding(status=Status.SKIP, why=f"{check.metric} does not apply to {ref_name}: {missing}", **base)
-        if len(ref_recs) == 1:
-            pairs = [(r.values[check.metric], ref_recs[0].values[check.metric]) for r in ok]
-        else:
-            by_seed = {r.seed: r for r in ref_recs}
-            pairs = [(r.values[check.metric], by_seed[r.seed].values[check.metric]) for r in ok if r.seed in by_seed]
-            if not pairs:
-                return Finding(status=Status.SKIP, why=f"no seed of {name} has a matching {ref_name} seed", **base)
-        return check.check([p[0] for p in pairs], [p[1] for p in pairs], model=name, reference=ref_name,
-                           noise=noise_floor(report, check.metric))
+        c = compare(report, name, ref_name, check.metric, level=self.level)
+        assert c is not None
+        return check.decide(c.delta, model=name, reference=ref_name, model_value=c.model_mean,
+                            reference_value=c.reference_mean, n_samples=n_samples, sample_split=split,
+                            n_model_seeds=len(c.model_values),
+                            n_reference_seeds=None if ref_name == "original" else len(c.reference_values))
+
+
+_SPLIT_WORDS = {"retain": "retain set", "forget": "forget set", "test": "test split", "val": "val split",
+                "attack": "attacked test samples"}
+
+
+def _sample_size(report: "AuditReport", metric: str) -> tuple[int | None, str | None]:
+    """How many evaluation samples a metric's sampling noise comes from, and which split (from the report)."""
+    from ..metrics._replicates import METRIC_SPLIT  # numpy only
+
+    split = METRIC_SPLIT.get(metric)
+    if split is None:
+        return None, None
+    sizes = (report.uncertainty or {}).get("sizes", {})
+    n = sizes.get(split)
+    return (int(n) if n else None), _SPLIT_WORDS.get(split, split)
 
 
 def _not_applicable(recs: Sequence["ModelRecord"], metric: str) -> str | None:
@@ -570,13 +601,14 @@ def _not_applicable(recs: Sequence["ModelRecord"], metric: str) -> str | None:
     return None
 
 
-#: The default checks (see ``Thresholds.default`` for how they were chosen).
+#: The default checks (see ``Thresholds.default`` for what each claims and how the bounds were chosen).
 DEFAULT_CHECKS: tuple[str, ...] = (
-    "fairness_gap:rel<=0.5@original,noise_k=2,warn_margin=0.1",
-    "eo:abs<=10,noise_k=2,warn_margin=2",
-    "ga:drop<=10,noise_k=2,warn_margin=2",
-    "mia:abs<=15,noise_k=2,warn_margin=3",
-    "fgsm:drop<=10,noise_k=2,warn_margin=2",
-    "ta:drop<=5,noise_k=2,warn_margin=1",
-    "ra:drop<=5,noise_k=2,warn_margin=1",
+    "ua:abs<=8",
+    "mia:abs<=10",
+    "ta:drop<=3",
+    "ra:drop<=3",
+    "eo:abs<=8",
+    "ga:drop<=8",
+    "fgsm:drop<=8",
+    "fairness_gap:rel<=0.5@original",
 )

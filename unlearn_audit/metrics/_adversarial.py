@@ -15,7 +15,7 @@ from torch import nn
 from .._device import autocast, resolve_device, use_channels_last
 from ._passes import frozen_state, model_device
 
-__all__ = ["fgsm", "pgd", "adversarial_accuracy"]
+__all__ = ["fgsm", "pgd", "adversarial_accuracy", "adversarial_correct"]
 
 ValueRange = Union[tuple[float, float], None, Literal["auto"]]
 
@@ -93,12 +93,25 @@ def adversarial_accuracy(model: nn.Module, dataset: Any, *, attack: Literal["fgs
                          eps: float = 8 / 255, steps: int = 10, step_size: float | None = None,
                          random_start: bool = True, batch_size: int = 512, max_samples: int | None = None,
                          seed: int = 0, device: str | torch.device | None = None, amp: bool = True) -> float:
-    """Accuracy (%) of ``model`` on ``dataset`` (a ``GroupDataset``) under ``attack`` at budget ``eps``.
+    """Accuracy (%) of ``model`` on ``dataset`` (a ``GroupDataset``) under ``attack`` at budget ``eps``:
+    ``100 * mean(adversarial_correct(...))`` (see there); ``nan`` when empty."""
+    correct = adversarial_correct(model, dataset, attack=attack, eps=eps, steps=steps, step_size=step_size,
+                                  random_start=random_start, batch_size=batch_size, max_samples=max_samples,
+                                  seed=seed, device=device, amp=amp)
+    return 100.0 * float(correct.double().mean()) if correct.numel() else float("nan")
+
+
+def adversarial_correct(model: nn.Module, dataset: Any, *, attack: Literal["fgsm", "pgd"] = "fgsm",
+                        eps: float = 8 / 255, steps: int = 10, step_size: float | None = None,
+                        random_start: bool = True, batch_size: int = 512, max_samples: int | None = None,
+                        seed: int = 0, device: str | torch.device | None = None, amp: bool = True) -> torch.Tensor:
+    """Per sample (CPU bool tensor): whether ``model`` still classifies it correctly under ``attack`` at ``eps``.
 
     Clamp range from ``dataset.value_range`` (images ``[0, 1]``, tabular none). ``max_samples`` attacks a seeded
-    uniform subset. PGD's random start of the batch starting at sample ``i`` is seeded with ``seed + i``. One
-    attack pass in eval mode (bf16 autocast and channels_last on CUDA); correct counts stay on the device until
-    the end. The model's state (modes, device, BN statistics, ``.grad``) is unchanged. ``nan`` when empty.
+    uniform subset (``attack_subset``; the result then has that many entries, in the subset's order). PGD's random
+    start of the batch starting at sample ``i`` is seeded with ``seed + i``. One attack pass in eval mode (bf16
+    autocast and channels_last on CUDA); results stay on the device until one copy at the end. The model's state
+    (modes, device, BN statistics, ``.grad``) is unchanged.
     """
     if attack not in ("fgsm", "pgd"):
         raise ValueError(f"attack: expected 'fgsm' or 'pgd', got {attack!r}")
@@ -108,11 +121,11 @@ def adversarial_accuracy(model: nn.Module, dataset: Any, *, attack: Literal["fgs
     ds = dataset.subset(sub) if sub is not None else dataset
     n = len(ds)
     if n == 0:
-        return float("nan")
+        return torch.zeros(0, dtype=torch.bool)
     dev = model_device(model) if device is None else resolve_device(device)
     cl = use_channels_last(model, dev)
     rng = ds.value_range
-    correct = torch.zeros((), dtype=torch.int64, device=dev)
+    hits = []
     with frozen_state(model, dev):
         for i in range(0, n, batch_size):
             x = ds.x[i:i + batch_size].to(dev, non_blocking=True)
@@ -125,5 +138,5 @@ def adversarial_accuracy(model: nn.Module, dataset: Any, *, attack: Literal["fgs
                 x_adv = pgd(model, x, y, eps=eps, steps=steps, step_size=step_size, random_start=random_start,
                             seed=seed + i, value_range=rng, amp=amp)
             with torch.no_grad(), autocast(dev, enabled=amp):
-                correct += (model(x_adv).argmax(1) == y).sum()
-    return 100.0 * float(correct) / n
+                hits.append(model(x_adv).argmax(1) == y)
+    return torch.cat(hits).cpu()

@@ -7,12 +7,13 @@ import contextlib
 import warnings
 from typing import Sequence
 
+import numpy as np
 import torch
 from torch import nn
 
 from .._device import resolve_device, use_channels_last
 from ..data import AuditData, GroupDataset
-from ._adversarial import adversarial_accuracy, attack_subset
+from ._adversarial import adversarial_correct, attack_subset
 from ._classification import (accuracy, demographic_parity, dominant_group_accuracy, equal_opportunity,
                               equalized_odds, group_accuracy)
 from ._config import MetricConfig
@@ -73,6 +74,7 @@ def evaluate(model: nn.Module, data: AuditData, *, config: MetricConfig | None =
         _accuracies(out, outputs)
         _fairness(out, outputs["test"], data.n_classes, data.n_attrs, list(data.dominant_groups))
         _fairness_gap(out, collector, cfg)
+        _keep_samples(out, outputs)
         attacks = (cfg.fgsm or cfg.pgd) and len(data.test) > 0
         # The MIA forest trains on the CPU while the attack passes run (sklearn releases the GIL; on CUDA the CPU
         # is otherwise idle): one worker thread, results merged in a fixed order, so the output is deterministic.
@@ -93,11 +95,22 @@ def metrics_from_outputs(outputs: dict[str, SplitOutputs], *, n_classes: int, n_
     out = ModelMetrics(config=cfg.to_dict())
     _accuracies(out, outputs)
     _fairness(out, outputs["test"], n_classes, n_attrs, list(dominant_groups))
+    _keep_samples(out, outputs)
     _merge(out, _privacy(outputs, cfg))
     return _ordered(out)
 
 
+def _keep_samples(out: ModelMetrics, o: dict[str, SplitOutputs]) -> None:
+    """The per-sample outcomes of the passes (``SAMPLE_KEYS``) that the audit's bootstrap resamples."""
+    for name, s in o.items():
+        out.samples[f"{name}.correct"] = (s.pred == s.y).numpy()
+    out.samples["test.pred"] = o["test"].pred.numpy()
+    for name in ("forget", "test"):
+        out.samples[f"{name}.loss"] = o[name].losses.numpy().astype(np.float32)
+
+
 def _merge(out: ModelMetrics, part: ModelMetrics) -> None:
+    out.samples.update(part.samples)
     out.values.update(part.values)
     out.not_applicable.update(part.not_applicable)
     out.mia.update(part.mia)
@@ -185,7 +198,9 @@ def _privacy(o: dict[str, SplitOutputs], cfg: MetricConfig, n_jobs: int | None =
                 forget_losses=forget.losses, test_losses=test.losses)
     fit_sets = {"members": "retain", "nonmembers": "val" if "val" in o else "test"}
     if "efficacy" in cfg.mia_protocols:
-        res = mia_efficacy(**sets, seed=cfg.seed, n_jobs=n_jobs)
+        res = mia_efficacy(**sets, seed=cfg.seed, n_jobs=n_jobs, return_samples=True)
+        for key in ("forget_nonmember", "forget_score", "test_score"):
+            out.samples[key.replace("_", ".mia_", 1)] = res.pop(key)
         out.mia["efficacy"] = json_safe({**res, **fit_sets})
         out.set("MIA", res["efficacy"], reason_if_nan=empty)
         out.set("MIA_AUC", res["auc"], reason_if_nan=empty)
@@ -230,11 +245,16 @@ def _robustness(out: ModelMetrics, model: nn.Module, test: GroupDataset, cfg: Me
     if sub is not None:
         test = test.subset(sub)
         out.notes.append(f"attacks ran on a seeded subset of {len(test)} test samples")
+        out.samples["attack.index"] = sub.numpy()
     for attack, enabled, key in (("fgsm", cfg.fgsm, "FGSM"), ("pgd", cfg.pgd, "PGD")):
         if not enabled:
             continue
-        curve = {f"{e:.6g}": adversarial_accuracy(model, test, attack=attack, eps=e, steps=cfg.pgd_steps,
-                                                  batch_size=cfg.batch_size, seed=cfg.seed, device=dev, amp=cfg.amp)
-                 for e in budgets}
+        curve = {}
+        for e in budgets:
+            hits = adversarial_correct(model, test, attack=attack, eps=e, steps=cfg.pgd_steps,
+                                       batch_size=cfg.batch_size, seed=cfg.seed, device=dev, amp=cfg.amp)
+            curve[f"{e:.6g}"] = 100.0 * float(hits.double().mean()) if hits.numel() else float("nan")
+            if e == eps:
+                out.samples[f"{attack}.correct"] = hits.numpy()
         out.adversarial[attack] = curve
         out.set(key, curve[f"{eps:.6g}"], reason_if_nan="the test split is empty")

@@ -62,6 +62,8 @@ METRIC_INFO: dict[str, MetricInfo] = dict([
     _m("FG_MAX", "fairness-gap (max)", False, "", "max over normalization layers of the fairness-gap"),
     _m("FGSM", "FGSM acc", True, "%", "test accuracy under a one-step FGSM attack at eps"),
     _m("PGD", "PGD acc", True, "%", "test accuracy under an L-inf PGD attack at eps (random start)"),
+    _m("FQ", "forget quality", True, "",
+        "p-value of the two-sample KS test of forget-set losses vs the reference's (TOFU; high = alike)"),
 ])
 
 

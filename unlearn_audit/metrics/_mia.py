@@ -99,7 +99,8 @@ def _nan_check(*arrays: np.ndarray) -> None:
 
 
 def mia_efficacy(*, train_member_losses: Any, train_nonmember_losses: Any, forget_losses: Any,
-                 test_losses: Any, seed: int = 0, n_jobs: int | None = None) -> dict[str, float]:
+                 test_losses: Any, seed: int = 0, n_jobs: int | None = None,
+                 return_samples: bool = False) -> dict[str, Any]:
     """Project-default MIA (spec A2, "Project decision"; what thresholds use).
 
     Feature: the per-sample cross-entropy loss (eval mode). The attacker is ONE seeded
@@ -111,18 +112,35 @@ def mia_efficacy(*, train_member_losses: Any, train_nonmember_losses: Any, forge
         ``{"efficacy": 100 * (1 - mean pred(D_f)), "auc": 100 * AUC of the forest's member probability on D_f
         (members) vs D_te (non-members)}``; ``nan`` entries when a set is empty. Efficacy is the share of the
         forget set the attacker calls non-member: low for the original model, about the non-member rate of
-        ``D_te`` for a retrain; compare it to the reference, never alone.
+        ``D_te`` for a retrain; compare it to the reference, never alone. With ``return_samples`` also the
+        per-sample outcomes the bootstrap resamples (the attacker is fitted once): ``"forget_nonmember"`` (bool,
+        per forget sample), ``"forget_score"`` / ``"test_score"`` (member probabilities, float64).
+
+    The forest predicts with one thread (``n_jobs`` only parallelises the fit), so identical calls give
+    bit-identical outputs (a threaded prediction sums the trees in a varying order).
     """
     x, lab = _fit_sets(train_member_losses, train_nonmember_losses)
     f, te = _np(forget_losses).reshape(-1, 1), _np(test_losses).reshape(-1, 1)
     _nan_check(x, f, te)
     if (lab == 1).sum() == 0 or (lab == 0).sum() == 0:
-        return {"efficacy": float("nan"), "auc": float("nan")}
+        out: dict[str, Any] = {"efficacy": float("nan"), "auc": float("nan")}
+        if return_samples:
+            out.update(forget_nonmember=np.zeros(0, bool), forget_score=np.zeros(0),
+                       test_score=np.zeros(0))
+        return out
     clf = _forest(seed, _n_jobs(n_jobs)).fit(x, lab)
-    eff = 100.0 * float(1.0 - clf.predict(f).mean()) if f.size else float("nan")
-    auc = 100.0 * roc_auc(clf.predict_proba(f)[:, 1], clf.predict_proba(te)[:, 1]) if f.size and te.size else \
-        float("nan")
-    return {"efficacy": eff, "auc": auc}
+    clf.set_params(n_jobs=1)  # deterministic prediction: a threaded predict_proba sums trees in varying order
+    proba_f = clf.predict_proba(f) if f.size else np.zeros((0, 2))
+    p_f = proba_f[:, 1]
+    p_te = clf.predict_proba(te)[:, 1] if te.size else np.zeros(0)
+    nonmember = clf.classes_[np.argmax(proba_f, 1)] == 0  # = clf.predict(f) == 0, without a second pass
+    eff = 100.0 * float(nonmember.mean()) if f.size else float("nan")
+    auc = 100.0 * roc_auc(p_f, p_te) if f.size and te.size else float("nan")
+    out = {"efficacy": eff, "auc": auc}
+    if return_samples:
+        out.update(forget_nonmember=np.asarray(nonmember, bool), forget_score=p_f.astype(np.float64),
+                   test_score=p_te.astype(np.float64))
+    return out
 
 
 def mia_grmu(*, train_member_losses: Any, train_nonmember_losses: Any, forget_losses: Any, test_losses: Any,
@@ -145,6 +163,7 @@ def mia_grmu(*, train_member_losses: Any, train_nonmember_losses: Any, forget_lo
     for n in (20, 50, 100):
         for crit in ("gini", "entropy"):
             clf = _forest(0, _n_jobs(n_jobs), n_estimators=n, criterion=crit, balanced=False).fit(x, lab)
+            clf.set_params(n_jobs=1)  # deterministic prediction (see mia_efficacy)
             eff = 100.0 * float(1.0 - clf.predict(f).mean())
             if eff > best["efficacy"]:
                 auc = 100.0 * roc_auc(clf.predict_proba(f)[:, 1], clf.predict_proba(te)[:, 1]) if te.size else \

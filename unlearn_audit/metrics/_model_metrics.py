@@ -10,7 +10,16 @@ from .._json import json_safe
 from ._fairness_gap import FairnessGap
 from ._info import METRIC_INFO
 
-__all__ = ["ModelMetrics"]
+__all__ = ["ModelMetrics", "SAMPLE_KEYS"]
+
+#: The per-sample outcomes ``evaluate`` keeps (``ModelMetrics.samples``): ``<split>.correct`` (bool, argmax ==
+#: label) for retain / forget / test / val, ``test.pred`` (int64), ``forget.loss`` / ``test.loss`` (float32
+#: cross-entropy), ``forget.mia_nonmember`` (bool: the default attacker calls the sample non-member),
+#: ``forget.mia_score`` / ``test.mia_score`` (float64 member probability), ``attack.index`` (int64 test indices
+#: attacked; absent = the whole test split) and ``fgsm.correct`` / ``pgd.correct`` (bool, under attack at ``eps``).
+SAMPLE_KEYS = ("retain.correct", "forget.correct", "test.correct", "val.correct", "test.pred", "forget.loss",
+               "test.loss", "forget.mia_nonmember", "forget.mia_score", "test.mia_score", "attack.index",
+               "fgsm.correct", "pgd.correct")
 
 
 @dataclass
@@ -31,6 +40,8 @@ class ModelMetrics:
         mia: details per MIA protocol (``"efficacy"``, ``"grmu"``, ``"svc"``, ``"loss_threshold"``).
         config: the ``MetricConfig`` used, as ``MetricConfig.to_dict()``.
         notes: remarks on the run (groups without test samples, attacked subset size, ...).
+        samples: the per-sample outcomes every metric is derived from (numpy arrays, keys in ``SAMPLE_KEYS``),
+            which the audit's bootstrap resamples; cached with the metrics, not part of ``to_dict``.
     """
 
     values: dict[str, float] = field(default_factory=dict)
@@ -42,6 +53,7 @@ class ModelMetrics:
     mia: dict[str, Any] = field(default_factory=dict)
     config: dict[str, Any] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
+    samples: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
 
     def set(self, key: str, value: float | None, *, reason_if_nan: str) -> None:
         """Store ``value`` under ``key``, or mark ``key`` not applicable with the reason when it is NaN/None."""

@@ -11,11 +11,11 @@ from pathlib import Path
 from typing import Any, Literal
 
 from .._json import json_safe
-from ._findings import Finding, Status
+from ._findings import Finding, Status, gate_status
 
 __all__ = ["ModelRecord", "AuditReport", "SCHEMA_VERSION", "atomic_write_text"]
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 Role = Literal["original", "reference", "method", "user"]
 
 
@@ -51,6 +51,8 @@ class ModelRecord:
         seconds: wall time to produce the model (0 when cached).
         cached: whether it came from the cache.
         log: method diagnostics (``UnlearnContext.log``).
+        samples: the per-sample outcomes of its evaluation (``ModelMetrics.samples``) while the audit assembles;
+            not serialised.
     """
 
     name: str
@@ -64,6 +66,7 @@ class ModelRecord:
     seconds: float = 0.0
     cached: bool = False
     log: dict[str, Any] = field(default_factory=dict)
+    samples: dict[str, Any] | None = field(default=None, repr=False, compare=False)
 
     @property
     def values(self) -> dict[str, float]:
@@ -79,19 +82,7 @@ class ModelRecord:
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> "ModelRecord":
-        return cls(**d)
-
-
-def _mean_std_ci(xs: list[float]) -> dict[str, float]:
-    """Mean, sample std and the half-width of a 95% t-interval (0 for a single seed)."""
-    n = len(xs)
-    mean = sum(xs) / n
-    if n < 2:
-        return {"mean": mean, "std": 0.0, "ci95": 0.0, "n": n}
-    std = math.sqrt(sum((x - mean) ** 2 for x in xs) / (n - 1))
-    t975 = {2: 12.706, 3: 4.303, 4: 3.182, 5: 2.776, 6: 2.571, 7: 2.447, 8: 2.365, 9: 2.306, 10: 2.262}
-    t = t975.get(n, 1.96 + 2.5 / n)
-    return {"mean": mean, "std": std, "ci95": t * std / math.sqrt(n), "n": n}
+        return cls(**{k: v for k, v in d.items() if k != "samples"})
 
 
 @dataclass(kw_only=True)
@@ -104,6 +95,9 @@ class AuditReport:
         data: description of the audited data (sizes, group counts, fingerprints, forget request).
         environment: package / torch / python versions, device, threads.
         config: methods, seeds, references, metric config, thresholds, recipe.
+        uncertainty: what the intervals are computed from: ``level``, ``n_boot``, ``method`` (in words),
+            ``sample_var`` (model -> metric -> bootstrap variance of its seed-mean) and ``delta_sample_var`` (model
+            -> reference -> metric -> bootstrap variance of the difference, paired); see ``_compare``.
         user_method: the name of the user's method, if any.
         created: ISO-8601 timestamp.
         schema_version: version of the JSON format.
@@ -114,6 +108,7 @@ class AuditReport:
     data: dict[str, Any] = field(default_factory=dict)
     environment: dict[str, Any] = field(default_factory=dict)
     config: dict[str, Any] = field(default_factory=dict)
+    uncertainty: dict[str, Any] = field(default_factory=dict)
     user_method: str | None = None
     created: str = ""
     schema_version: int = SCHEMA_VERSION
@@ -126,44 +121,48 @@ class AuditReport:
     def records(self, name: str) -> list[ModelRecord]:
         return [r for r in self.rows if r.name == name]
 
-    def summary(self) -> dict[str, dict[str, dict[str, float]]]:
-        """Per model, per metric: mean, std and 95% interval half-width over the seeds that succeeded."""
+    def summary(self, *, level: float | None = None) -> dict[str, dict[str, dict[str, float]]]:
+        """Per model, per metric: ``mean`` and ``std`` over the seeds that ran, ``n`` seeds, and the confidence
+        interval ``lo`` / ``hi`` / ``ci`` (half-width) of the mean (``_compare.value_interval``)."""
+        from ._compare import ok_records, value_interval
+
         out: dict[str, dict[str, dict[str, float]]] = {}
         for name in self.model_names():
-            per_metric: dict[str, list[float]] = {}
-            for r in self.records(name):
-                for k, v in r.values.items():
-                    if v is not None and not (isinstance(v, float) and math.isnan(v)):
-                        per_metric.setdefault(k, []).append(float(v))
-            out[name] = {k: _mean_std_ci(v) for k, v in per_metric.items()}
+            keys = list(dict.fromkeys(k for r in ok_records(self, name) for k in r.values))
+            row = {}
+            for k in keys:
+                xs = [r.values[k] for r in ok_records(self, name, k)]
+                iv = value_interval(self, name, k, level=level)
+                mean = math.fsum(xs) / len(xs)
+                std = math.sqrt(math.fsum((x - mean) ** 2 for x in xs) / (len(xs) - 1)) if len(xs) > 1 else 0.0
+                row[k] = {"mean": mean, "std": std, "n": len(xs), "lo": iv.lo, "hi": iv.hi, "ci": iv.half_width}
+            out[name] = row
         return out
 
     def gap(self, *, reference: str | None = None, keys: tuple[str, ...] = ("RA", "UA", "TA", "MIA", "EO", "GA"),
             ) -> dict[str, dict[str, float]]:
-        """Per model: ``|Δ_M|`` vs its reference (or ``reference``) averaged over seeds, and ``avg_gap``.
+        """Per model: ``|Δ_M|`` vs its reference (or ``reference``) and ``avg_gap`` (De Min et al. 2025).
 
-        Seeds are paired (model seed s against reference seed s), per spec A5.
+        ``|Δ_M| = mean_s |M(model, s) - M(ref, s)|`` over the seeds both have (the paper's per-seed absolute
+        difference, ``Comparison.abs_paired``); ``avg_gap = 100 - mean_M |Δ_M|``.
         """
-        from ..metrics import avg_gap, deltas
+        from ._compare import compare, ok_records
 
         out: dict[str, dict[str, float]] = {}
         for name in self.model_names():
-            recs = [r for r in self.records(name) if r.status == "ok" and r.metrics]
+            recs = ok_records(self, name)
             ref_name = reference or (recs[0].reference if recs else None)
             if not recs or ref_name is None or ref_name == name:
                 continue
-            refs = {r.seed: r for r in self.records(ref_name) if r.status == "ok" and r.metrics}
-            pairs = [(r.values, refs[r.seed].values) for r in recs if r.seed in refs]
-            if not pairs:
-                continue
-            usable = tuple(k for k in keys if all(k in m and k in ref for m, ref in pairs))
-            if not usable:
-                continue
-            per_seed = [deltas(m, ref, keys=usable) for m, ref in pairs]
-            row = {k: sum(abs(d[k]) for d in per_seed) / len(per_seed) for k in usable}
-            row["avg_gap"] = avg_gap([m for m, _ in pairs], [ref for _, ref in pairs], keys=usable)
-            row["reference"] = ref_name  # type: ignore[assignment]
-            out[name] = row
+            row: dict[str, Any] = {}
+            for k in keys:  # the keys both models have (a metric that does not apply is left out)
+                c = compare(self, name, ref_name, k)
+                if c is not None and c.abs_paired is not None:
+                    row[k] = c.abs_paired
+            if row:
+                row["avg_gap"] = 100.0 - math.fsum(row.values()) / len(row)
+                row["reference"] = ref_name
+                out[name] = row
         return out
 
     @property
@@ -171,18 +170,52 @@ class AuditReport:
         return [f for f in self.findings if f.status is Status.FAIL]
 
     @property
+    def inconclusive_policy(self) -> str:
+        """How INCONCLUSIVE findings gate: ``"warn"`` (default), ``"fail"`` or ``"pass"`` (``Thresholds``)."""
+        return str(self.config.get("inconclusive", "warn"))
+
+    @property
     def verdict(self) -> Status:
-        """FAIL if any finding or model failed, else WARN if any warned, else PASS."""
-        if self.failed or any(r.status == "failed" for r in self.rows):
+        """The gate: FAIL if any finding gates FAIL (INCONCLUSIVE by ``inconclusive_policy``) or a model failed,
+        else WARN if any gates WARN, else PASS."""
+        gated = [gate_status(f.status, self.inconclusive_policy) for f in self.findings]
+        if Status.FAIL in gated or any(r.status == "failed" for r in self.rows):
             return Status.FAIL
-        if any(f.status is Status.WARN for f in self.findings):
+        if Status.WARN in gated:
             return Status.WARN
         return Status.PASS
+
+    def counts(self) -> dict[str, int]:
+        """How many findings have each status (SKIP included), e.g. ``{"PASS": 6, "INCONCLUSIVE": 1, ...}``."""
+        out = {s.value: 0 for s in Status}
+        for f in self.findings:
+            out[f.status.value] += 1
+        return out
+
+    def verdict_line(self) -> str:
+        """One sentence with the verdict and the counts, the same in every output, e.g. ``"FAIL: 1 of 8 checks
+        failed, 1 inconclusive, 6 passed"``."""
+        c = self.counts()
+        decided = sum(v for k, v in c.items() if k != "SKIP")
+        parts = [f"{c['FAIL']} of {decided} checks failed"] if c["FAIL"] else [f"0 of {decided} checks failed"]
+        for key, word in (("INCONCLUSIVE", "inconclusive"), ("WARN", "warned"), ("PASS", "passed"),
+                          ("SKIP", "skipped")):
+            if c[key]:
+                parts.append(f"{c[key]} {word}")
+        failed_models = sorted({r.name for r in self.rows if r.status == "failed"})
+        if failed_models:
+            parts.append(f"model(s) that failed to run: {', '.join(failed_models)}")
+        text = ", ".join(parts)
+        if c["INCONCLUSIVE"]:
+            text += f" (inconclusive gates as {gate_status(Status.INCONCLUSIVE, self.inconclusive_policy).value})"
+        return f"{self.verdict.value}: {text}"
 
     # ------------------------------------------------------------------ serialisation
     def to_dict(self) -> dict[str, Any]:
         return {"schema_version": self.schema_version, "created": self.created, "user_method": self.user_method,
+                "verdict": self.verdict.value, "verdict_line": self.verdict_line(), "counts": self.counts(),
                 "data": self.data, "environment": self.environment, "config": self.config,
+                "uncertainty": self.uncertainty,
                 "rows": [r.to_dict() for r in self.rows], "findings": [f.to_dict() for f in self.findings]}
 
     @classmethod
@@ -193,7 +226,7 @@ class AuditReport:
         return cls(rows=[ModelRecord.from_dict(r) for r in d.get("rows", [])],
                    findings=[Finding.from_dict(f) for f in d.get("findings", [])], data=d.get("data", {}),
                    environment=d.get("environment", {}), config=d.get("config", {}),
-                   user_method=d.get("user_method"), created=d.get("created", ""), schema_version=version)
+                   uncertainty=d.get("uncertainty", {}), user_method=d.get("user_method"), created=d.get("created", ""), schema_version=version)
 
     def to_json(self, path: str | os.PathLike | None = None) -> str:
         """The report as JSON (NaN written as ``null``); written atomically to ``path`` when given."""
