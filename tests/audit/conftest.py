@@ -33,6 +33,7 @@ def make_spec(digits_data, fast_recipe, tmp_path):
                       methods="none", references=("retrain",), seeds=(0,), metric_config=SMOKE,
                       cache_dir=tmp_path / "cache", device="cpu")
         kwargs.update(overrides)
+        kwargs.setdefault("reference_seeds", kwargs["seeds"])  # as many retrains as seeds: fits stay countable
         return AuditSpec(**kwargs)
 
     return make

@@ -68,7 +68,7 @@ def test_values_match_an_independent_recomputation(evaluated, digits_original, d
     assert m["FGSM"] == pytest.approx(adversarial_accuracy(digits_original, data.test, eps=8 / 255))
     assert m["PGD"] == pytest.approx(adversarial_accuracy(digits_original, data.test, attack="pgd", eps=8 / 255))
     assert m.adversarial == {"fgsm": {"0.0313725": m["FGSM"]}, "pgd": {"0.0313725": m["PGD"]}}
-    assert m.not_applicable == {} and set(m.values) == set(METRIC_INFO) - {"MIA_GRMU", "MIA_SVC"}
+    assert m.not_applicable == {} and set(m.values) == set(METRIC_INFO) - {"MIA_GRMU", "MIA_SVC", "FQ"}
     assert m.config == MetricConfig().to_dict()
 
 
@@ -140,7 +140,7 @@ def test_not_applicable_reasons_on_a_tabular_model_without_normalization():
     assert m.mia["efficacy"]["nonmembers"] == "test"
     assert m.adversarial["fgsm"].keys() == {"0.1"}  # tabular eps, no pixel sweep
     assert not set(m.values) & set(m.not_applicable)
-    assert set(m.values) | set(m.not_applicable) == set(METRIC_INFO) - {"MIA_GRMU", "MIA_SVC"}
+    assert set(m.values) | set(m.not_applicable) == set(METRIC_INFO) - {"MIA_GRMU", "MIA_SVC", "FQ"}
 
 
 def test_multiclass_task_and_config_switches():

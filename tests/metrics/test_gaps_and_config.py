@@ -57,9 +57,10 @@ def test_gaps_accept_model_metrics_and_explain_missing_keys():
 
 def test_metric_info_contract():
     assert list(METRIC_INFO) == ["RA", "FA", "UA", "TA", "VA", "MIA", "MIA_AUC", "LT_AUC", "LT_TPR1", "MIA_GRMU",
-                                 "MIA_SVC", "EO", "EO_WORST", "GA", "WG", "DP", "EP", "FG", "FG_MAX", "FGSM", "PGD"]
+                                 "MIA_SVC", "EO", "EO_WORST", "GA", "WG", "DP", "EP", "FG", "FG_MAX", "FGSM", "PGD",
+                                 "FQ"]
     hib = {k: v.higher_is_better for k, v in METRIC_INFO.items()}
-    assert [k for k, v in hib.items() if v is True] == ["RA", "TA", "VA", "GA", "WG", "FGSM", "PGD"]
+    assert [k for k, v in hib.items() if v is True] == ["RA", "TA", "VA", "GA", "WG", "FGSM", "PGD", "FQ"]
     assert [k for k, v in hib.items() if v is False] == ["EO", "EO_WORST", "DP", "EP", "FG", "FG_MAX"]
     assert all(isinstance(v, MetricInfo) and v.key == k and v.label and v.description for k, v in METRIC_INFO.items())
     assert set(DEFAULT_GAP_KEYS) <= set(METRIC_INFO)

@@ -15,12 +15,19 @@ def test_contains_every_finding(full_report):
     md = render_checklist(full_report)
     lines = md.splitlines()
     for f in full_report.findings:
-        status = "**FAIL**" if f.status is Status.FAIL else f.status.value
+        status = f"**{f.status.value}**" if f.status in (Status.FAIL, Status.INCONCLUSIVE) else f.status.value
         hits = [ln for ln in lines if md_escape(f.model) in ln and f"`{f.check}`" in ln and status in ln]
         assert len(hits) == 1, f"finding {f.model} {f.check} appears {len(hits)} times"
     # the user's checks are a checklist; the others a table
-    assert "- [ ] **FAIL** · my_unlearn · `eo:abs<=5`" in md
-    assert md.count("| PASS | finetune |") == 6
+    failed = next(f for f in full_report.findings if f.model == "my_unlearn" and f.status is Status.FAIL)
+    assert f"- [ ] **FAIL** · my_unlearn · `{failed.check}`" in md
+    # distinct boxes: a printed checklist tells INCONCLUSIVE from FAIL and PASS
+    inconclusive = [f for f in full_report.findings if f.model == "my_unlearn" and f.status is Status.INCONCLUSIVE]
+    for f in inconclusive:
+        assert f"- [?] **INCONCLUSIVE** · my_unlearn · `{f.check}`" in md
+    assert "What would decide it:" in md or not inconclusive
+    assert md.count("| PASS | finetune |") == sum(f.model == "finetune" and f.status is Status.PASS
+                                                  for f in full_report.findings)
 
 
 def test_evidence_of_the_request(full_report):

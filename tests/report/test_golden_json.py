@@ -50,12 +50,15 @@ def test_golden_file_shape():
     """The keys a reader relies on, spelled out (a clearer failure than the diff when one is renamed)."""
     d = json.loads(GOLDEN.read_text(encoding="utf-8"))
     assert d["schema_version"] == SCHEMA_VERSION
-    assert list(d) == ["schema_version", "created", "user_method", "data", "environment", "config", "rows",
-                       "findings"]
+    assert list(d) == ["schema_version", "created", "user_method", "verdict", "verdict_line", "counts", "data",
+                       "environment", "config", "uncertainty", "rows", "findings"]
+    assert d["verdict"] in ("PASS", "WARN", "FAIL") and d["verdict_line"].startswith(d["verdict"])
     assert list(d["rows"][0]) == ["name", "role", "seed", "reference", "status", "error", "metrics", "hyperparams",
                                   "seconds", "cached", "log"]
-    assert list(d["findings"][0]) == ["check", "metric", "model", "status", "value", "bound", "reference",
-                                      "reference_value", "model_value", "why"]
+    assert list(d["findings"][0]) == ["check", "metric", "model", "status", "value", "bound", "lo", "hi", "level",
+                                      "direction", "reference", "reference_value", "model_value", "why", "decide",
+                                      "interval"]
+    assert {"level", "n_boot", "method", "sample_var", "delta_sample_var"} <= set(d["uncertainty"])
     assert {"values", "not_applicable", "group_acc", "group_counts", "fairness_gap", "adversarial", "mia",
             "config"} <= set(d["rows"][0]["metrics"])
 
@@ -66,3 +69,9 @@ def test_nan_is_written_as_null(tmp_path):
     path = tmp_path / "r.json"
     report.to_json(path)
     assert json.loads(path.read_text())["rows"][0]["metrics"]["values"]["TA"] is None
+
+
+def test_a_version_1_report_still_loads():
+    old = GOLDEN.parent / "report_v1.json"
+    report = AuditReport.from_json(old)
+    assert report.rows and report.uncertainty == {}

@@ -22,7 +22,9 @@ if TYPE_CHECKING:  # pragma: no cover
 __all__ = ["render_checklist", "md_escape"]
 
 _MD_SPECIAL = re.compile(r"([\\`*\[\]<>|~&$]|(?<![A-Za-z0-9])_|_(?![A-Za-z0-9]))")
-_SEV = {Status.FAIL: 0, Status.WARN: 1, Status.PASS: 2, Status.SKIP: 3}
+_SEV = {Status.FAIL: 0, Status.INCONCLUSIVE: 1, Status.WARN: 2, Status.PASS: 3, Status.SKIP: 4}
+#: A distinct box per outcome, so a printed checklist tells them apart without colour.
+_BOX = {Status.PASS: "[x]", Status.WARN: "[!]", Status.INCONCLUSIVE: "[?]", Status.FAIL: "[ ]", Status.SKIP: "[-]"}
 
 
 def md_escape(s: Any) -> str:
@@ -56,7 +58,18 @@ def _get(d: Any, *paths: str) -> Any:
 
 
 def _status_word(s: Status) -> str:
-    return {Status.PASS: "PASS", Status.WARN: "WARN", Status.FAIL: "**FAIL**", Status.SKIP: "SKIP"}[s]
+    return {Status.PASS: "PASS", Status.WARN: "WARN", Status.INCONCLUSIVE: "**INCONCLUSIVE**", Status.FAIL: "**FAIL**",
+            Status.SKIP: "SKIP"}[s]
+
+
+def _estimate(f: Finding) -> str:
+    """``"1.2 [0.0, 3.4]"``: the checked quantity's estimate and its confidence interval."""
+    if f.value is None:
+        return "—"
+    text = fmt_number(f.value)
+    if f.lo is not None and f.hi is not None:
+        text += f" [{fmt_number(f.lo)}, {fmt_number(f.hi)}]"
+    return text
 
 
 def _direction_words(key: str) -> str:
@@ -65,30 +78,36 @@ def _direction_words(key: str) -> str:
 
 
 def _finding_line(f: Finding) -> str:
-    """``- [x] PASS · model · `eo:abs<=5` — equalized odds (EO): measured 1.2, bound 5 (vs retrain = 9.6). Why."""
-    box = "[x]" if f.status is Status.PASS else "[ ]"
-    measured = (f"measured **{fmt_number(f.value)}**, bound {fmt_number(f.bound)}"
-                if f.value is not None else "not measured" + (f", bound {fmt_number(f.bound)}" if f.bound is not None
-                                                             else ""))
-    ref = ""
+    """``- [x] PASS · model · `eo:abs<=5` — equalized odds (EO): |Δ| = 1.2 [95% CI 0.0, 3.4], bound 5 (this model
+    EO = 10.8; retrain = 9.6). Why."""
+    box = _BOX[f.status]
+    level = f" ({f.level:.0%} CI)" if f.level is not None and f.lo is not None else ""
+    bound = f", bound {'≥' if f.direction == 'at_least' else '≤'} {fmt_number(f.bound)}" if f.bound is not None \
+        else ""
+    checked = f"checked quantity **{_estimate(f)}**{level}{bound}" if f.value is not None else "not measured" + bound
+    vals = []
+    if f.model_value is not None:
+        vals.append(f"this model's {md_escape(f.metric)} = {fmt_number(f.model_value)}")
     if f.reference:
-        ref = f" (compared with {md_escape(f.reference)}" + (
-            f" = {fmt_number(f.reference_value)}" if f.reference_value is not None else "") + (
-            f"; this model = {fmt_number(f.model_value)}" if f.model_value is not None else "") + ")"
+        vals.append(f"{md_escape(f.reference)}" + (f" = {fmt_number(f.reference_value)}"
+                                                  if f.reference_value is not None else ""))
+    ref = f" ({'; '.join(vals)})" if vals else ""
     why = f" — {md_escape(f.why)}" if f.why else ""
+    decide = f" **What would decide it:** {md_escape(f.decide)}" if f.decide else ""
     return (f"- {box} {_status_word(f.status)} · {md_escape(f.model)} · {_code(f.check)} — "
-            f"{md_escape(metric_label(f.metric))} ({md_escape(f.metric)}): {measured}{ref}{why}")
+            f"{md_escape(metric_label(f.metric))} ({md_escape(f.metric)}): {checked}{ref}{why}{decide}")
 
 
 def _findings_table(findings: Iterable[Finding]) -> list[str]:
-    out = ["| Status | Model | Check | Metric | Measured | Bound | Compared with | Explanation |",
-           "|---|---|---|---|---:|---:|---|---|"]
+    out = ["| Status | Model | Check | Metric | Model value | Checked quantity [CI] | Bound | Compared with | "
+           "Explanation |", "|---|---|---|---|---:|---:|---:|---|---|"]
     for f in findings:
         ref = "—" if not f.reference else md_escape(f.reference) + (
             f" = {fmt_number(f.reference_value)}" if f.reference_value is not None else "")
         out.append(f"| {_status_word(f.status)} | {md_escape(f.model)} | {_code(f.check)} | "
-                   f"{md_escape(metric_label(f.metric))} ({md_escape(f.metric)}) | {fmt_number(f.value)} | "
-                   f"{fmt_number(f.bound)} | {ref} | {md_escape(f.why) or '—'} |")
+                   f"{md_escape(metric_label(f.metric))} ({md_escape(f.metric)}) | {fmt_number(f.model_value)} | "
+                   f"{_estimate(f)} | {fmt_number(f.bound)} | {ref} | "
+                   f"{md_escape(f.decide or f.why) or '—'} |")
     return out
 
 
@@ -232,7 +251,10 @@ def render_checklist(report: "AuditReport") -> str:
            "forget set). The audited model is compared with a model retrained from scratch without that data: if "
            "it behaves like that retrain (accuracy, privacy, fairness, robustness), the data has had no measurable "
            "remaining influence. Each check below states what was measured, the bound it had to meet, and the "
-           "outcome: PASS (met), WARN (met, but close to the bound), FAIL (not met), SKIP (does not apply).", ""]
+           "outcome: PASS (the whole confidence interval is inside the bound), FAIL (the whole interval is outside), "
+           "INCONCLUSIVE (the interval straddles the bound: the data cannot tell; what would decide it is given), WARN "
+           "(inside, but close to the bound), SKIP (does not apply). Boxes: [x] PASS, [!] WARN, [?] INCONCLUSIVE, "
+           "[ ] FAIL, [-] SKIP.", ""]
     out += _request_section(report)
     out += _comparison_section(report, rows)
 

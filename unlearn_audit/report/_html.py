@@ -37,7 +37,7 @@ def _mpl(s: Any) -> str:
 
 
 _CSS = """
-:root { --fail:#c62828; --fail-bg:#fdecea; --warn:#8d6e00; --warn-bg:#fff6d5; --pass:#1b5e20; --pass-bg:#e8f5e9;
+:root { --inc:#6a1b9a; --inc-bg:#f3e5f5; --fail:#c62828; --fail-bg:#fdecea; --warn:#8d6e00; --warn-bg:#fff6d5; --pass:#1b5e20; --pass-bg:#e8f5e9;
         --muted:#5f6368; --line:#dadce0; --user:#f3e8fd; }
 * { box-sizing: border-box; }
 body { font-family: system-ui, -apple-system, "Segoe UI", Roboto, "Helvetica Neue", Arial, sans-serif; margin: 0;
@@ -50,6 +50,7 @@ h1 { font-size: 1.6rem; margin: 0 0 4px; } h2 { font-size: 1.25rem; margin: 36px
            margin: 10px 0; }
 .v-FAIL { background: var(--fail-bg); color: var(--fail); border: 1px solid var(--fail); }
 .v-WARN { background: var(--warn-bg); color: var(--warn); border: 1px solid var(--warn); }
+.v-INCONCLUSIVE { background: var(--inc-bg); color: var(--inc); border: 1px dashed var(--inc); }
 .v-PASS { background: var(--pass-bg); color: var(--pass); border: 1px solid var(--pass); }
 .v-SKIP { background: #f1f3f4; color: var(--muted); border: 1px solid var(--line); }
 table { border-collapse: collapse; font-size: .88rem; margin: 8px 0; }
@@ -66,6 +67,7 @@ tr.user td { background: var(--user); } tr.user td.model { font-weight: 700; }
 td.model .role { display: block; font-size: .78rem; color: var(--muted); font-weight: 400; }
 td.st-FAIL { background: var(--fail-bg); color: var(--fail); font-weight: 600; }
 td.st-WARN { background: var(--warn-bg); color: var(--warn); font-weight: 600; }
+td.st-INCONCLUSIVE { background: var(--inc-bg); color: var(--inc); font-weight: 600; font-style: italic; }
 td.st-PASS { background: var(--pass-bg); color: var(--pass); }
 td.error, .error { color: var(--fail); }
 span.badge { display: inline-block; min-width: 3.2em; text-align: center; padding: 1px 6px; border-radius: 4px;
@@ -395,8 +397,9 @@ def _checks_words(row: SummaryRow) -> str:
     counted = [f for f in row.findings if f.status is not Status.SKIP]
     if not counted:
         return ""
-    worst = max(counted, key=lambda f: {Status.FAIL: 2, Status.WARN: 1}.get(f.status, 0)).status
-    word = {Status.FAIL: "failed", Status.WARN: "warned", Status.PASS: "passed"}[worst]
+    worst = max(counted, key=lambda f: {Status.FAIL: 3, Status.INCONCLUSIVE: 2, Status.WARN: 1}.get(f.status, 0)).status
+    word = {Status.FAIL: "failed", Status.INCONCLUSIVE: "inconclusive", Status.WARN: "warned",
+            Status.PASS: "passed"}[worst]
     return f"{sum(f.status is worst for f in counted)}/{len(counted)} {word}"
 
 
@@ -447,10 +450,14 @@ def _summary_table(report: "AuditReport", rows: list[SummaryRow]) -> str:
     return "".join(out)
 
 
+def _ci(f: Any) -> str:
+    return "—" if f.lo is None or f.hi is None else f"[{fmt_number(f.lo)}, {fmt_number(f.hi)}]"
+
+
 def _findings_table(report: "AuditReport", order: list[str]) -> str:
     if not report.findings:
         return '<p class="note">No threshold checks were configured.</p>'
-    sev = {Status.FAIL: 0, Status.WARN: 1, Status.PASS: 2, Status.SKIP: 3}
+    sev = {Status.FAIL: 0, Status.INCONCLUSIVE: 1, Status.WARN: 2, Status.PASS: 3, Status.SKIP: 4}
     pos = {n: i for i, n in enumerate(order)}
     fs = sorted(report.findings, key=lambda f: (sev[f.status], pos.get(f.model, len(pos)), f.check))
     rows = []
@@ -459,14 +466,21 @@ def _findings_table(report: "AuditReport", order: list[str]) -> str:
             f" = {_e(fmt_number(f.reference_value))}" if f.reference_value is not None else "")
         rows.append(f"<tr><td>{_badge(f.status)}</td><td>{_e(f.model)}</td><td><code>{_e(f.check)}</code></td>"
                     f'<td title="{_e(metric_label(f.metric))}">{_e(f.metric)}</td>'
-                    f'<td class="num">{_e(fmt_number(f.value))}</td><td class="num">{_e(fmt_number(f.bound))}</td>'
+                    f'<td class="num">{_e(fmt_number(f.value))}</td>'
+                    f'<td class="num">{_e(_ci(f))}</td><td class="num">{_e(fmt_number(f.bound))}</td>'
                     f'<td class="num">{_e(fmt_number(f.margin))}</td>'
                     f'<td class="num">{_e(fmt_number(f.model_value))}</td><td class="ref">{ref}</td>'
-                    f'<td>{_e(f.why)}</td></tr>')
-    n_shown = sum(f.status in (Status.FAIL, Status.WARN) for f in fs)
-    head = ('<thead><tr><th>status</th><th>model</th><th>check</th><th>metric</th><th>value</th><th>bound</th>'
-            '<th>margin</th><th>model value</th><th>reference</th><th>why</th></tr></thead>')
-    cap = "<caption>Margin = bound − value (negative: outside the bound).</caption>"
+                    f'<td>{_e(f.why)}' + (f'<br><b>What would decide it:</b> {_e(f.decide)}' if f.decide else '')
+                    + '</td></tr>')
+    n_shown = sum(f.status in (Status.FAIL, Status.WARN, Status.INCONCLUSIVE) for f in fs)
+    level = (report.uncertainty or {}).get("level", 0.95)
+    head = ('<thead><tr><th>status</th><th>model</th><th>check</th><th>metric</th><th>estimate</th>'
+            f'<th>{level:.0%} CI</th><th>bound</th><th>margin</th><th>model value</th><th>reference</th><th>why</th>'
+            '</tr></thead>')
+    method = (report.uncertainty or {}).get("method", "")
+    cap = (f"<caption>PASS: the whole interval is inside the bound; FAIL: wholly outside; INCONCLUSIVE: it straddles "
+           f"the bound. Margin = distance of the estimate from the bound (negative: outside). Intervals: "
+           f"{_e(method)}.</caption>")
     out = ""
     if n_shown:
         out += f'<table class="findings">{head}<tbody>{"".join(rows[:n_shown])}</tbody>{cap}</table>'

@@ -16,6 +16,9 @@ from ._findings import Finding, Status, gate_status
 __all__ = ["ModelRecord", "AuditReport", "SCHEMA_VERSION", "atomic_write_text"]
 
 SCHEMA_VERSION = 2
+#: Versions ``from_dict`` reads: version 1 (before intervals) has no ``uncertainty``; its checks re-evaluate without
+#: the sampling part of the intervals.
+READABLE_VERSIONS = (1, 2)
 Role = Literal["original", "reference", "method", "user"]
 
 
@@ -197,6 +200,10 @@ class AuditReport:
         failed, 1 inconclusive, 6 passed"``."""
         c = self.counts()
         decided = sum(v for k, v in c.items() if k != "SKIP")
+        if not self.findings:
+            failed = sorted({r.name for r in self.rows if r.status == "failed"})
+            return f"{self.verdict.value}: no threshold checks were run" + (
+                f", model(s) that failed to run: {', '.join(failed)}" if failed else "")
         parts = [f"{c['FAIL']} of {decided} checks failed"] if c["FAIL"] else [f"0 of {decided} checks failed"]
         for key, word in (("INCONCLUSIVE", "inconclusive"), ("WARN", "warned"), ("PASS", "passed"),
                           ("SKIP", "skipped")):
@@ -221,8 +228,9 @@ class AuditReport:
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> "AuditReport":
         version = d.get("schema_version")
-        if version != SCHEMA_VERSION:
-            raise ValueError(f"report: schema_version {version!r} is not supported (expected {SCHEMA_VERSION})")
+        if version not in READABLE_VERSIONS:
+            raise ValueError(f"report: schema_version {version!r} is not supported (this version reads "
+                             f"{', '.join(map(str, READABLE_VERSIONS))}; it writes {SCHEMA_VERSION})")
         return cls(rows=[ModelRecord.from_dict(r) for r in d.get("rows", [])],
                    findings=[Finding.from_dict(f) for f in d.get("findings", [])], data=d.get("data", {}),
                    environment=d.get("environment", {}), config=d.get("config", {}),

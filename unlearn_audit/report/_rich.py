@@ -12,6 +12,7 @@ import math
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Iterable, Sequence
 
+from ._compare import compare
 from ._findings import Finding, Status
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -19,7 +20,7 @@ if TYPE_CHECKING:  # pragma: no cover
 
 __all__ = ["COLUMNS", "GAP_KEYS", "SummaryCell", "SummaryRow", "summary_rows", "render_table", "render_text",
            "metric_label", "metric_direction", "metric_description", "metric_unit", "fmt_value", "fmt_delta",
-           "fmt_std", "fmt_number",
+           "fmt_std", "fmt_number", "findings_table",
            "worst_status", "status_mark", "seeds_of", "references_of", "verdict_line", "ROLE_ORDER", "ROLE_LABEL"]
 
 #: metric columns of the summary table, in order (``avg gap`` follows them)
@@ -28,9 +29,10 @@ COLUMNS: tuple[str, ...] = ("RA", "UA", "TA", "MIA", "EO", "GA", "WG", "FG", "FG
 GAP_KEYS: tuple[str, ...] = ("RA", "UA", "TA", "MIA", "EO", "GA")
 ROLE_ORDER = {"original": 0, "reference": 1, "method": 2, "user": 3}
 ROLE_LABEL = {"original": "original", "reference": "reference", "method": "suite method", "user": "your method"}
-_SEVERITY = {Status.FAIL: 3, Status.WARN: 2, Status.PASS: 1, Status.SKIP: 0}
-_MARK = {Status.PASS: "✓", Status.WARN: "!", Status.FAIL: "✗", Status.SKIP: "-"}
-_STYLE = {Status.PASS: "green", Status.WARN: "yellow", Status.FAIL: "bold red", Status.SKIP: "dim"}
+_SEVERITY = {Status.FAIL: 4, Status.INCONCLUSIVE: 3, Status.WARN: 2, Status.PASS: 1, Status.SKIP: 0}
+_MARK = {Status.PASS: "✓", Status.WARN: "!", Status.INCONCLUSIVE: "?", Status.FAIL: "✗", Status.SKIP: "-"}
+_STYLE = {Status.PASS: "green", Status.WARN: "yellow", Status.INCONCLUSIVE: "bold magenta", Status.FAIL: "bold red",
+          Status.SKIP: "dim"}
 
 # Used only while ``unlearn_audit.metrics._info`` cannot be imported:
 # key -> (label, higher_is_better, unit, description)
@@ -137,7 +139,7 @@ def fmt_number(v: Any) -> str:
 
 
 def worst_status(statuses: Iterable[Status]) -> Status | None:
-    """FAIL > WARN > PASS > SKIP; ``None`` for no status."""
+    """FAIL > INCONCLUSIVE > WARN > PASS > SKIP; ``None`` for no status."""
     out = None
     for s in statuses:
         s = Status(s)
@@ -160,6 +162,7 @@ class SummaryCell:
     std: float = 0.0
     n: int = 0
     delta: float | None = None
+    delta_ci: float | None = None  # half-width of Δ's confidence interval
     status: Status | None = None
     findings: list[Finding] = field(default_factory=list)
     not_applicable: str | None = None
@@ -176,6 +179,8 @@ class SummaryCell:
     def delta_text(self) -> str:
         """``"Δ-1.2"`` (empty when there is no reference) followed by the status mark."""
         d = fmt_delta(self.key, self.delta, like=self.mean)
+        if d and self.delta_ci is not None:
+            d += f"±{fmt_std(self.key, self.mean or 0.0, self.delta_ci)}"
         parts = [f"Δ{d}" if d else "", status_mark(self.status) if self.status is not Status.SKIP else ""]
         return " ".join(p for p in parts if p)
 
@@ -270,7 +275,6 @@ def summary_rows(report: "AuditReport", columns: Sequence[str] = COLUMNS) -> lis
         ok = [r for r in recs if r.status == "ok" and r.metrics]
         role = "user" if (name == report.user_method or recs[0].role == "user") else recs[0].role
         reference = next((r.reference for r in recs if r.reference), None)
-        ref_recs = {r.seed: r for r in report.records(reference) if r.status == "ok" and r.metrics} if reference else {}
         na: dict[str, str] = {}
         for r in ok:
             for k, why in r.not_applicable.items():
@@ -282,10 +286,10 @@ def summary_rows(report: "AuditReport", columns: Sequence[str] = COLUMNS) -> lis
             cell = SummaryCell(key=key, not_applicable=na.get(key) if stats is None else None)
             if stats is not None:
                 cell.mean, cell.std, cell.n = stats["mean"], stats["std"], int(stats["n"])
-            pairs = [(r.values[key], ref_recs[r.seed].values[key]) for r in ok
-                     if r.seed in ref_recs and _finite(r.values.get(key)) and _finite(ref_recs[r.seed].values.get(key))]
-            if pairs:  # seeds paired as in AuditReport.gap
-                cell.delta = sum(m - ref for m, ref in pairs) / len(pairs)
+            comp = compare(report, name, reference, key) if reference and stats is not None else None
+            if comp is not None and _finite(comp.delta.estimate):  # the one Δ definition (``_compare``)
+                cell.delta = comp.delta.estimate
+                cell.delta_ci = comp.delta.half_width if _finite(comp.delta.half_width) else None
             cell.findings = [f for f in model_findings if f.metric == key]
             cell.status = worst_status(f.status for f in cell.findings)
             cells[key] = cell
@@ -299,24 +303,8 @@ def summary_rows(report: "AuditReport", columns: Sequence[str] = COLUMNS) -> lis
 
 
 def verdict_line(report: "AuditReport") -> str:
-    """``"FAIL — 2 of 14 checks failed, 1 model failed"``."""
-    counted = [f for f in report.findings if f.status is not Status.SKIP]
-    n_fail = sum(f.status is Status.FAIL for f in counted)
-    n_warn = sum(f.status is Status.WARN for f in counted)
-    failed_models = sorted({r.name for r in report.rows if r.status != "ok"})
-    parts = []
-    if counted:
-        if n_fail:
-            parts.append(f"{n_fail} of {len(counted)} checks failed")
-        else:
-            parts.append(f"none of {len(counted)} checks failed" if n_warn else f"all {len(counted)} checks passed")
-    else:
-        parts.append("no threshold checks were run")
-    if n_warn:
-        parts.append(f"{n_warn} warned")
-    if failed_models:
-        parts.append(f"{len(failed_models)} model{'s' if len(failed_models) > 1 else ''} failed")
-    return f"{report.verdict.value} — " + ", ".join(parts)
+    """``"FAIL: 2 of 14 checks failed, 1 inconclusive, ..."`` (``AuditReport.verdict_line``, the same everywhere)."""
+    return report.verdict_line()
 
 
 def _caption(report: "AuditReport", rows: list[SummaryRow]) -> str:
@@ -326,23 +314,20 @@ def _caption(report: "AuditReport", rows: list[SummaryRow]) -> str:
             refs.setdefault(row.reference, []).append(row.name)
     seeds = seeds_of(report)
     if len(refs) == 1:
-        delta = f"Δ = difference to {next(iter(refs))} (paired by seed)"
+        delta = f"Δ = difference to {next(iter(refs))}"
     elif refs:
         delta = "Δ = difference to the row's reference: " + "; ".join(
             f"{ref} for {', '.join(names)}" for ref, names in refs.items())
     else:
         delta = "no Δ: no model names a reference"
-    if len(seeds) > 1:
-        multi = " (mean ±std over seeds)"
-    elif report.findings:
-        multi = " (one seed: no bound is widened by seed noise, so a verdict near a bound can flip; audit 3 seeds " \
-                "for verdicts you act on)"
-    else:
-        multi = ""
+    multi = " (value ±std over seeds)" if any(len(r.seeds) > 1 for r in rows) else ""
+    level = (report.uncertainty or {}).get("level", 0.95)
     return (f"References: {', '.join(references_of(report)) or 'none'} · {delta} · "
             f"seed{'s' if len(seeds) != 1 else ''} {', '.join(map(str, seeds)) or '—'}{multi} · "
             f"↑ higher is better, ↓ lower is better, no arrow: closeness to the reference matters · "
-            f"✓ pass  ! warn  ✗ fail · checks: the model's worst status and how many of its checks have it · "
+            f"each check's {level:.0%} confidence interval (bootstrap over evaluation samples + training-seed "
+            f"spread) is in the Checks table · ✓ pass (interval inside the bound)  ? inconclusive (interval straddles it)  "
+            f"! warn  ✗ fail (interval outside) · checks: the model's worst status and how many of its checks have it · "
             f"avg gap = 100 − mean |Δ| over {', '.join(GAP_KEYS)} (100 = indistinguishable from the reference)")
 
 
@@ -412,11 +397,46 @@ def render_table(report: "AuditReport", *, width: int | None = None) -> Any:
         last_of_role = i + 1 == len(rows) or rows[i + 1].role != row.role
         table.add_row(name, *cells, gap, checks, end_section=last_of_role)
 
-    notes = []
+    notes: list[Any] = []
     for row in rows:
         for seed, error in row.failures:
             notes.append(Text.assemble((f"✗ {row.name} (seed {seed}) failed: ", "bold red"), error.strip()))
+    checks = findings_table(report, width=width)
+    if checks is not None:
+        notes.append(checks)
     return Group(table, *notes) if notes else table
+
+
+def findings_table(report: "AuditReport", *, width: int | None = None) -> Any:
+    """The checks as a rich table: status, check, model, the estimate with its interval, the bound and why (what
+    would decide an INCONCLUSIVE one). ``None`` without findings."""
+    from rich import box
+    from rich.table import Table
+    from rich.text import Text
+
+    if not report.findings:
+        return None
+    level = (report.uncertainty or {}).get("level", 0.95)
+    t = Table(title=Text(f"Checks ({level:.0%} confidence intervals)", style="bold"), box=box.SIMPLE_HEAD,
+              show_edge=False, pad_edge=False, width=width, header_style="bold", title_justify="left")
+    t.add_column("status", no_wrap=True)
+    t.add_column("check", overflow="fold")
+    t.add_column("model", overflow="fold", max_width=18)
+    t.add_column("estimate [CI]", justify="right", no_wrap=True)
+    t.add_column("bound", justify="right", no_wrap=True)
+    t.add_column("why / what would decide", overflow="fold", ratio=1)
+    for f in report.findings:
+        rel = f.check.split(",")[0].split(":")[1].startswith("rel") if ":" in f.check else False
+        num = (lambda x: f"{x:.1%}") if rel else (lambda x: fmt_number(x))
+        est = "—" if f.value is None else num(f.value)
+        if f.lo is not None and f.hi is not None:
+            est += f" [{num(f.lo)}, {num(f.hi)}]"
+        op = ">=" if f.direction == "at_least" else "<="
+        bound = "—" if f.bound is None else f"{op} {num(f.bound)}"
+        why = f.decide or f.why
+        t.add_row(Text(f"{_MARK[f.status]} {f.status.value}", style=_STYLE[f.status]), f.check, f.model, est,
+                  bound, why)
+    return t
 
 
 def render_text(report: "AuditReport", width: int = 120, *, color: bool = False) -> str:
