@@ -84,9 +84,13 @@ def test_end_to_end_two_seeds_then_a_rerun_recomputes_nothing(make_spec, monkeyp
 
     summary = report.summary()
     assert summary["retrain"]["TA"]["n"] == 2 and summary["retrain"]["TA"]["std"] >= 0
-    assert report.config["noise_floor"]["TA"] == pytest.approx(summary["retrain"]["TA"]["std"])
+    assert summary["retrain"]["TA"]["lo"] <= summary["retrain"]["TA"]["mean"] <= summary["retrain"]["TA"]["hi"]
+    unc = report.uncertainty
+    assert unc["n_boot"] == spec.n_boot and unc["sizes"]["forget"] == len(spec.data.forget_idx)
+    assert unc["sample_var"]["one_epoch_ft"]["TA"] > 0 and unc["delta_sample_var"]["one_epoch_ft"]["retrain"]["UA"] > 0
     assert [f.model for f in report.findings] == ["one_epoch_ft"] * len(spec.thresholds)
-    assert {f.status for f in report.findings} <= {Status.PASS, Status.WARN, Status.FAIL}
+    assert {f.status for f in report.findings} <= set(Status) - {Status.SKIP} | {Status.SKIP}
+    assert all(f.lo is not None and f.lo <= f.value <= f.hi for f in report.findings if f.status is not Status.SKIP)
     assert report.config["reference_of"] == {"ga": "retrain", "one_epoch_ft": "retrain"}
     assert report.config["seeds"] == [0, 1] and report.config["methods"] == ["ga"]
     assert report.config["cache"]["misses"] > 0
@@ -179,11 +183,13 @@ def test_cache_locations(make_spec, monkeypatch, tmp_path, digits_original):
 
 
 def test_no_user_method_checks_every_suite_method(make_spec, digits_original):
-    report = run_audit(make_spec(unlearn_fn=None, methods=["ga"], original=digits_original,
+    report = run_audit(make_spec(unlearn_fn=None, methods=["ga"], original=digits_original, reference_seeds=(0, 1),
                                  thresholds=["ta:drop<=100", "eo:abs<=100"]), progress=False)
     assert report.user_method is None
     assert {(f.model, f.check) for f in report.findings} == {("ga", "ta:drop<=100"), ("ga", "eo:abs<=100")}
-    assert report.verdict is Status.PASS
+    # bounds of 100 points cannot be shown violated; with 2 retrains (1 df) the interval may still straddle them
+    assert {f.status for f in report.findings} <= {Status.PASS, Status.INCONCLUSIVE}
+    assert report.verdict is not Status.FAIL
 
 
 def test_reference_rule_spec_d5():
