@@ -28,6 +28,8 @@ PROFILE_NAMES = ("smoke", "ci", "full")
 DEFAULT_PROFILE = "ci"
 REPORT_FORMATS = ("json", "html", "md")
 DEFAULT_CACHE_DIR = ".unlearn-audit-cache"
+INCONCLUSIVE_POLICIES = ("warn", "fail", "pass")    # as unlearn_audit.report.INCONCLUSIVE_POLICIES (torch-free copy)
+MIN_BOOTSTRAP = 100
 _NAME = re.compile(r"^[A-Za-z0-9_.\-]+(\+[A-Za-z0-9_.\-]+)?$")
 _DEVICE = re.compile(r"^(auto|cpu|mps|cuda(:\d+)?)$")
 _TRUE = {"1", "true", "yes", "on"}
@@ -100,6 +102,34 @@ def _path_or_none(text: str) -> str | None:
     return None if value.lower() in ("none", "off") else value
 
 
+def _policy(text: str) -> str:
+    value = text.strip().lower()
+    if value not in INCONCLUSIVE_POLICIES:
+        raise _Bad(f"{text!r} is not one of {', '.join(INCONCLUSIVE_POLICIES)} (how an INCONCLUSIVE check gates: "
+                   "warn = passes with a warning, fail = fails the test, pass = passes silently)")
+    return value
+
+
+def _level(text: str) -> float:
+    try:
+        value = float(text.strip())
+    except ValueError:
+        raise _Bad(f"{text!r} is not a number (expected a confidence level such as 0.95)") from None
+    if not 0.5 <= value < 1.0:
+        raise _Bad(f"{text!r}: the confidence level must be in [0.5, 1), e.g. 0.9, 0.95 or 0.99")
+    return value
+
+
+def _n_boot(text: str) -> int:
+    try:
+        value = int(text.strip())
+    except ValueError:
+        raise _Bad(f"{text!r} is not an int (expected a number of bootstrap replicates such as 2000)") from None
+    if value < MIN_BOOTSTRAP:
+        raise _Bad(f"{text!r}: use at least {MIN_BOOTSTRAP} bootstrap replicates (2000 is the default)")
+    return value
+
+
 def _thresholds(text: str) -> tuple[str, ...]:
     """``;``- or newline-separated compact checks (env form); syntax is checked by the library later."""
     parts = tuple(p.strip() for p in re.split(r"[;\n]", text) if p.strip())
@@ -147,6 +177,13 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("methods", "suite methods compared with yours: default | all | none | comma-separated names "
             "(default: the profile's)", _methods, metavar="NAMES"),
     Setting("seeds", "comma-separated seeds, e.g. 0,1,2 (default: the profile's)", _seeds, metavar="INTS"),
+    Setting("reference_seeds", "comma-separated seeds of the reference retrains and suite methods (default: the "
+            "seeds extended to at least 3, so the training-seed spread is measured)", _seeds, metavar="INTS"),
+    Setting("level", "confidence level of every interval and check decision (default 0.95)", _level,
+            metavar="P"),
+    Setting("inconclusive", "how an INCONCLUSIVE check (its interval straddles the bound) gates: warn (default: "
+            "passes with a warning) | fail | pass", _policy, metavar="POLICY"),
+    Setting("bootstrap", "bootstrap replicates per interval (default 2000)", _n_boot, metavar="N"),
     Setting("device", "auto | cpu | cuda | cuda:N | mps (default auto: CUDA when available)", _device,
             metavar="DEVICE"),
     Setting("cache_dir", f"where trained models and metrics are cached across runs (default "
@@ -194,6 +231,10 @@ class Settings:
     profile: Resolved[str]
     methods: Resolved[Any]
     seeds: Resolved[Any]
+    reference_seeds: Resolved[Any]
+    level: Resolved[Any]
+    inconclusive: Resolved[Any]
+    bootstrap: Resolved[Any]
     device: Resolved[Any]
     cache_dir: Resolved[Path | None]
     report_dir: Resolved[Path | None]
@@ -210,8 +251,13 @@ class Settings:
                 return ",".join(str(x) for x in value)
             return str(value)
 
-        parts = [f"profile={self.profile.value}", f"methods={v(self.methods)}", f"seeds={v(self.seeds)}",
-                 f"device={v(self.device)}",
+        parts = [f"profile={self.profile.value}", f"methods={v(self.methods)}", f"seeds={v(self.seeds)}"]
+        if self.reference_seeds.value is not None:
+            parts.append(f"reference_seeds={v(self.reference_seeds)}")
+        parts += [f"level={v(self.level)}", f"inconclusive={v(self.inconclusive)}"]
+        if self.bootstrap.value is not None:
+            parts.append(f"bootstrap={self.bootstrap.value}")
+        parts += [f"device={v(self.device)}",
                  f"cache={self.cache_dir.value if self.cache_dir.value is not None else 'off'}"]
         if self.thresholds:
             parts.append(f"thresholds={len(self.thresholds)} custom")
@@ -279,6 +325,10 @@ def resolve_settings(config: pytest.Config) -> Settings:
         profile=profile,
         methods=_resolve(config, "methods", None, from_profile),
         seeds=_resolve(config, "seeds", None, from_profile),
+        reference_seeds=_resolve(config, "reference_seeds", None, from_profile),
+        level=_resolve(config, "level", 0.95, "default"),
+        inconclusive=_resolve(config, "inconclusive", "warn", "default"),
+        bootstrap=_resolve(config, "bootstrap", None, "default"),
         device=_resolve(config, "device", "auto", "default"),
         cache_dir=_resolve(config, "cache_dir", (config.rootpath / DEFAULT_CACHE_DIR), "default"),
         report_dir=_resolve(config, "report_dir", None, "default"),

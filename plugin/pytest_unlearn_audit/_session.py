@@ -115,6 +115,23 @@ class AuditSession:
             raise pytest.UsageError(str(exc)) from None
         return self.static_thresholds(base)
 
+    def _gating(self, thresholds: "Thresholds") -> "Thresholds":
+        """``thresholds`` with the confidence level and INCONCLUSIVE policy of the settings, where they were set
+        (a ``Thresholds`` from the fixture keeps its own unless an option, env variable or ini key says otherwise)."""
+        s = self.settings
+        level = s.level.value if s.level.source != "default" else None
+        policy = s.inconclusive.value if s.inconclusive.source != "default" else None
+        if level is None and policy is None:
+            return thresholds
+        return thresholds.replace(level=level, inconclusive=policy, source="unlearn-audit settings")
+
+    @property
+    def policy(self) -> str:
+        """How an INCONCLUSIVE finding gates: ``warn``, ``fail`` or ``pass``."""
+        if self.thresholds is not None:
+            return self.thresholds.inconclusive
+        return str(self.settings.inconclusive.value)
+
     # ------------------------------------------------------------------------------------------ the audit
     def audit(self, *, data: Any, model_factory: Any, unlearn_fn: Any, original: Any, recipe: Any,
               thresholds: Any) -> "AuditReport":
@@ -123,9 +140,12 @@ class AuditSession:
         from unlearn_audit.audit import PROFILES, AuditSpec, run_audit
 
         s = self.settings
-        self.thresholds = self._thresholds(thresholds)
+        self.thresholds = self._gating(self._thresholds(thresholds))
         kwargs = PROFILES[s.profile.value].spec_kwargs()
-        overrides = {"methods": s.methods, "seeds": s.seeds, "device": s.device}
+        if s.seeds.value is not None and s.reference_seeds.value is None:
+            kwargs.pop("reference_seeds", None)   # derived from the given seeds (extended to at least 3)
+        overrides = {"methods": s.methods, "seeds": s.seeds, "reference_seeds": s.reference_seeds,
+                     "device": s.device, "n_boot": s.bootstrap}
         kwargs.update({k: r.value for k, r in overrides.items() if r.value is not None})
         cache_dir = s.cache_dir.value if s.cache_dir.value is not None else False
         try:
@@ -181,7 +201,7 @@ class AuditSession:
             findings = Thresholds(items, source="unlearn_check").evaluate(
                 report, models=None if model is None else [model])
             _record(node, findings, {c.compact: c.id for c in items})
-            return assert_findings(findings, what="unlearn_check")
+            return assert_findings(findings, what="unlearn_check", inconclusive=self.policy)
 
         return unlearn_check
 
@@ -235,7 +255,7 @@ class AuditSession:
                         if check_id != OTHER_ID else "every check of unlearn_thresholds has its own item")
         if all(status_of(f) == "SKIP" for f in findings):
             pytest.skip("; ".join(f"{f.model}: {f.why}" for f in findings))
-        assert_findings(findings, what=f"unlearn_audit::{check_id}")
+        assert_findings(findings, what=f"unlearn_audit::{check_id}", inconclusive=self.policy)
 
     # ------------------------------------------------------------------------------------------ reporting
     def header(self) -> list[str]:
@@ -283,9 +303,11 @@ class AuditSession:
         terminalreporter.write_sep("=", "unlearn-audit")
         text = render_text(self.report, width=max(tw.fullwidth, MIN_WIDTH), color=tw.hasmarkup)
         terminalreporter.write(text if text.endswith("\n") else text + "\n")
-        problems = [f for f in self.report.findings if status_of(f) in ("FAIL", "WARN")]
+        problems = [f for f in self.report.findings if status_of(f) in ("FAIL", "WARN", "INCONCLUSIVE")]
         if problems:
-            terminalreporter.write_line(format_findings(problems, title="checks that failed or warned:"))
+            terminalreporter.write_line(format_findings(
+                problems, title="checks that failed, warned or were inconclusive "
+                                f"(inconclusive gates as {self.report.inconclusive_policy.upper()}):"))
         if written:
             terminalreporter.write_line(f"unlearn-audit {written}")
 
@@ -297,7 +319,7 @@ def _record(item: pytest.Item, findings: list["Finding"], ids: dict[str, str]) -
         if len({x.model for x in findings}) > 1:
             prefix += f".{f.model}"
         item.user_properties.append((f"{prefix}.status", status_of(f)))
-        for name in ("value", "bound", "margin", "model_value", "reference_value"):
+        for name in ("value", "lo", "hi", "bound", "margin", "model_value", "reference_value"):
             value = getattr(f, name)
             if value is not None:
                 item.user_properties.append((f"{prefix}.{name}", f"{value:.6g}"))

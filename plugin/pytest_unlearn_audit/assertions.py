@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any, Iterable, Sequence
 if TYPE_CHECKING:  # pragma: no cover
     from unlearn_audit.report import Finding
 
-__all__ = ["AuditCheckError", "UnlearnAuditWarning", "assert_findings", "format_findings", "status_of"]
+__all__ = ["AuditCheckError", "UnlearnAuditWarning", "assert_findings", "format_findings", "gated_status", "status_of"]
 
 
 class AuditCheckError(AssertionError):
@@ -31,7 +31,8 @@ AuditCheckError.__module__ = "pytest_unlearn_audit"   # public name in failure r
 
 
 class UnlearnAuditWarning(UserWarning):
-    """A check is inside its bound but within the warning margin (WARN), or could not be evaluated (SKIP)."""
+    """A check is inside its bound but within the warning margin (WARN), could not be decided at the confidence
+    level (INCONCLUSIVE, with the default ``--unlearn-inconclusive=warn``), or could not be evaluated (SKIP)."""
 
 
 UnlearnAuditWarning.__module__ = "pytest_unlearn_audit"
@@ -48,26 +49,37 @@ def _num(x: Any, *, signed: bool = False) -> str:
         return "nan"
     if math.isinf(f):
         return ("+" if signed and f > 0 else "") + ("inf" if f > 0 else "-inf")
-    return format(f, ("+" if signed else "") + (".4g" if abs(f) >= 1000 else ".2f"))
+    text = format(f, ("+" if signed else "") + (".4g" if abs(f) >= 1000 else ".2f"))
+    return text.replace("-", "+" if signed else "", 1) if float(text) == 0 else text   # no "-0.00"
 
 
 def status_of(f: "Finding") -> str:
-    """``"PASS"``, ``"WARN"``, ``"FAIL"`` or ``"SKIP"``."""
+    """``"PASS"``, ``"WARN"``, ``"FAIL"``, ``"INCONCLUSIVE"`` or ``"SKIP"``."""
     return getattr(f.status, "value", str(f.status))
+
+
+def gated_status(f: "Finding", inconclusive: str = "warn") -> str:
+    """The status ``f`` gates as: INCONCLUSIVE becomes WARN, FAIL or PASS by the ``inconclusive`` policy."""
+    status = status_of(f)
+    if status != "INCONCLUSIVE":
+        return status
+    return {"warn": "WARN", "fail": "FAIL", "pass": "PASS"}[inconclusive]
 
 
 def format_findings(findings: Iterable["Finding"], *, title: str = "") -> str:
     """A plain-text table of ``findings`` (and their reasons), for failure messages and the terminal."""
     findings = list(findings)
-    header = ("status", "check", "model", "metric", "value", "bound", "margin", "model value", "reference")
+    header = ("status", "check", "model", "metric", "value", "CI", "bound", "margin", "model value", "reference")
     rows = []
     for f in findings:
         ref = "-" if f.reference is None else (
             f.reference if f.reference_value is None else f"{f.reference} = {_num(f.reference_value)}")
-        rows.append((status_of(f), f.check, f.model, f.metric, _num(f.value), _num(f.bound),
+        lo, hi = getattr(f, "lo", None), getattr(f, "hi", None)
+        ci = "-" if lo is None or hi is None else f"[{_num(lo)}, {_num(hi)}]"
+        rows.append((status_of(f), f.check, f.model, f.metric, _num(f.value), ci, _num(f.bound),
                      _num(f.margin, signed=True), _num(f.model_value), ref))
     widths = [max(len(h), *(len(r[i]) for r in rows)) if rows else len(h) for i, h in enumerate(header)]
-    numeric = {4, 5, 6, 7}
+    numeric = {4, 6, 7, 8}
 
     def line(cells: Sequence[str]) -> str:
         return "  ".join(c.rjust(w) if i in numeric else c.ljust(w) for i, (c, w) in enumerate(zip(cells, widths))
@@ -77,31 +89,49 @@ def format_findings(findings: Iterable["Finding"], *, title: str = "") -> str:
     out.append(line(header))
     out.append("  ".join("-" * w for w in widths))
     out.extend(line(r) for r in rows)
-    reasons = [f for f in findings if status_of(f) in ("FAIL", "WARN", "SKIP") and f.why]
+    reasons = [f for f in findings if status_of(f) in ("FAIL", "WARN", "INCONCLUSIVE", "SKIP") and f.why]
     if reasons:
         out.append("")
         out.extend(f"{status_of(f)} {f.check} ({f.model}): {f.why}" for f in reasons)
+    deciders = [f for f in findings if status_of(f) == "INCONCLUSIVE" and getattr(f, "decide", None)]
+    if deciders:
+        out.append("")
+        out.extend(f"to decide {f.check} ({f.model}): {f.decide}" for f in deciders)
     return "\n".join(out)
 
 
-def assert_findings(findings: Sequence["Finding"], *, what: str = "unlearn_check") -> list["Finding"]:
-    """Raise ``AuditCheckError`` (an ``AssertionError``) with a table if any finding FAILs.
+def assert_findings(findings: Sequence["Finding"], *, what: str = "unlearn_check",
+                    inconclusive: str = "warn") -> list["Finding"]:
+    """Raise ``AuditCheckError`` (an ``AssertionError``) with a table if any finding gates FAIL.
 
-    WARN findings, and SKIP ones (a metric that was not computed), emit an ``UnlearnAuditWarning`` (shown in
-    pytest's warnings summary); the findings are returned so a test can inspect them further.
+    A FAIL finding always fails; an INCONCLUSIVE one (its confidence interval straddles the bound) gates by
+    ``inconclusive``: ``"warn"`` (default) emits an ``UnlearnAuditWarning`` naming what would decide it,
+    ``"fail"`` fails like a FAIL, ``"pass"`` passes silently. WARN findings, and SKIP ones (a metric that was not
+    computed), emit an ``UnlearnAuditWarning`` (shown in pytest's warnings summary). The findings are returned so
+    a test can inspect them further.
     """
     __tracebackhide__ = True
     findings = list(findings)
-    failed = [f for f in findings if status_of(f) == "FAIL"]
+    failed = [f for f in findings if gated_status(f, inconclusive) == "FAIL"]
     if failed:
         models = sorted({f.model for f in failed})
-        title = (f"{what}: {len(failed)} of {len(findings)} check(s) failed for "
-                 f"{', '.join(repr(m) for m in models)}")
+        hard = sum(status_of(f) == "FAIL" for f in failed)
+        undecided = len(failed) - hard
+        counted = f"{hard} of {len(findings)} check(s) failed" if hard else ""
+        if undecided:
+            counted += (", " if counted else "") + (f"{undecided} of {len(findings)} inconclusive "
+                                                    "(--unlearn-inconclusive=fail)")
+        title = f"{what}: {counted} for {', '.join(repr(m) for m in models)}"
         raise AuditCheckError(format_findings(findings, title=title), findings)
     for f in findings:
-        if status_of(f) == "WARN":
+        status = status_of(f)
+        if status == "WARN":
             warnings.warn(UnlearnAuditWarning(f"{f.check} ({f.model}): {f.why or 'within the warning margin'}"),
                           stacklevel=2)
-        elif status_of(f) == "SKIP":
+        elif status == "INCONCLUSIVE" and inconclusive == "warn":
+            decide = getattr(f, "decide", None)
+            warnings.warn(UnlearnAuditWarning(f"{f.check} ({f.model}) is INCONCLUSIVE: {f.why}" +
+                                              (f"; to decide it: {decide}" if decide else "")), stacklevel=2)
+        elif status == "SKIP":
             warnings.warn(UnlearnAuditWarning(f"{f.check} ({f.model}) was not evaluated: {f.why}"), stacklevel=2)
     return findings

@@ -125,11 +125,16 @@ GOOD = {"RA": 99.0, "UA": 20.0, "TA": 85.0, "MIA": 50.0, "EO": 20.0, "GA": 60.0,
 
 
 def canned_report(spec: Any, user_values: dict[str, float] | None = None) -> AuditReport:
-    """original / retrain / the user's method with plausible metrics; findings from ``spec.thresholds``."""
+    """original / retrain (over the reference seeds) / the user's method with plausible metrics; findings from
+    ``spec.thresholds`` (no per-sample data: the intervals hold the references' seed spread only)."""
     user = spec.user_method.name if spec.user_method is not None else None
     rows = [ModelRecord(name="original", role="original", metrics={"values": dict(GOOD)})]
-    rows += [ModelRecord(name=ref, role="reference", seed=s, metrics={"values": dict(GOOD)})
-             for ref in spec.references for s in spec.seeds]
+    seeds = tuple(spec.reference_seeds)
+    # a small, centred spread over the reference seeds: their mean is GOOD, and the seed spread is measured
+    offsets = [0.05 * (i - (len(seeds) - 1) / 2) for i in range(len(seeds))]
+    rows += [ModelRecord(name=ref, role="reference", seed=s,
+                         metrics={"values": {k: v + off for k, v in GOOD.items()}})
+             for ref in spec.references for s, off in zip(seeds, offsets)]
     if user is not None:
         rows += [ModelRecord(name=user, role="user", seed=s, reference="retrain",
                              metrics={"values": {**GOOD, "EO": GOOD["EO"] + 1.0, **(user_values or {})}})

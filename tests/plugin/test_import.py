@@ -26,6 +26,8 @@ def test_a_run_that_does_not_audit_does_not_import_torch(pytester: pytest.Pytest
             assert "torch" not in sys.modules, "the plugin imported torch"
     """))
     pytester.makepyfile("def test_plain():\n    assert True\n")
-    result = pytester.runpytest_subprocess("--unlearn-profile=smoke", "--unlearn-seeds=0,1")
+    result = pytester.runpytest_subprocess("--unlearn-profile=smoke", "--unlearn-seeds=0,1",
+                                           "--unlearn-threshold=eo:abs<=5", "--unlearn-threshold=ua:abs<=10",
+                                           "--unlearn-inconclusive=fail", "--unlearn-level=0.9")
     result.assert_outcomes(passed=1)
-    result.stdout.fnmatch_lines(["unlearn-audit *: profile=smoke, *seeds=0,1*"])
+    result.stdout.fnmatch_lines(["unlearn-audit *: profile=smoke, *seeds=0,1*level=0.9, inconclusive=fail*"])

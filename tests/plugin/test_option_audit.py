@@ -10,8 +10,8 @@ import pytest
 
 from .conftest import BAD_METHOD, ON_CPU, FakeAudit
 
-CHECK_ITEMS = ["unlearn_audit::runs", "unlearn_audit::fairness_gap", "unlearn_audit::eo", "unlearn_audit::ga",
-               "unlearn_audit::mia", "unlearn_audit::fgsm", "unlearn_audit::ta", "unlearn_audit::ra"]
+CHECK_ITEMS = ["unlearn_audit::runs", "unlearn_audit::ua", "unlearn_audit::mia", "unlearn_audit::ta",
+               "unlearn_audit::ra", "unlearn_audit::eo", "unlearn_audit::ga", "unlearn_audit::fgsm"]
 
 
 def audit(pytester: pytest.Pytester, cache: Path, *args: str) -> pytest.RunResult:
@@ -83,11 +83,15 @@ def test_items_hang_below_the_rootdir_directory_of_its_conftest(pytester: pytest
         assert isinstance(directory, pytest.Directory) and directory.path == pytester.path, item.listchain()
 
 
-def test_quickstart_passes(pytester: pytest.Pytester, example, audit_cache: Path) -> None:
+def test_quickstart_never_fails(pytester: pytest.Pytester, example, audit_cache: Path) -> None:
+    """The shipped good method is never shown to violate a default bound: each check PASSes or, where one seed
+    cannot decide it, is INCONCLUSIVE (a warning). Which of the two depends on the trained models, so only the
+    absence of a FAIL is asserted."""
     example("quickstart")
     result = audit(pytester, audit_cache, "-v")
     result.assert_outcomes(passed=11)
-    result.stdout.fnmatch_lines(["*= unlearn-audit =*", "*Unlearning audit: PASS*", "*finetune_on_retain*"])
+    result.stdout.fnmatch_lines(["*= unlearn-audit =*", "*Unlearning audit: *", "*reinit_and_finetune*"])
+    assert "Unlearning audit: FAIL" not in result.stdout.str()
 
 
 def test_bad_unlearning_fails_with_a_table(pytester: pytest.Pytester, example, audit_cache: Path) -> None:
@@ -98,12 +102,13 @@ def test_bad_unlearning_fails_with_a_table(pytester: pytest.Pytester, example, a
     result.stdout.fnmatch_lines([
         "*_ unlearn_audit::ta _*",
         "unlearn_audit::ta: 1 of 1 check(s) failed for 'add_noise'",
-        "status  check * model * metric  value  bound  margin  model value  reference",
-        "FAIL    ta:drop<=5* add_noise * TA *",
-        "FAIL ta:drop<=5* (add_noise): TA is * worse than retrain*outside the bound <= 5.00",
+        "status  check * model * metric  value  CI * bound  margin  model value  reference",
+        "FAIL    ta:drop<=3* add_noise * TA *",
+        "FAIL ta:drop<=3 (add_noise): drop of TA vs retrain = *, 95% CI [[]*]: wholly outside the bound <= 3.00*",
     ])
     result.stdout.fnmatch_lines(["FAILED unlearn_audit::ta*", "FAILED unlearn_audit::ra*"])
-    assert "_session.py" not in result.stdout.str()   # the table is the message, no plugin traceback
+    failures = result.stdout.str().split("warnings summary")[0]
+    assert "_session.py" not in failures   # the table is the message, no plugin traceback
 
 
 def test_a_method_that_raises_fails_runs(pytester: pytest.Pytester, example, audit_cache: Path) -> None:
@@ -128,6 +133,7 @@ def test_junit_xml_holds_the_findings(pytester: pytest.Pytester, example, audit_
     case = next(c for c in tree.iter("testcase") if c.get("name") == "eo")
     assert case.get("classname") == "unlearn_audit"
     props = {p.get("name"): p.get("value") for p in case.iter("property")}
-    assert props["unlearn_audit.eo.status"] == "PASS"
-    assert float(props["unlearn_audit.eo.value"]) <= float(props["unlearn_audit.eo.bound"])
+    assert props["unlearn_audit.eo.status"] in ("PASS", "INCONCLUSIVE")   # never FAIL: see above
+    assert float(props["unlearn_audit.eo.lo"]) <= float(props["unlearn_audit.eo.value"]) <= float(
+        props["unlearn_audit.eo.hi"])
     assert {"unlearn_audit.eo.margin", "unlearn_audit.eo.model_value", "unlearn_audit.eo.reference_value"} <= set(props)

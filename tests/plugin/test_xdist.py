@@ -31,10 +31,11 @@ def test_quickstart_with_two_workers(pytester: pytest.Pytester, example, audit_c
                                            f"--unlearn-cache-dir={audit_cache}", "--unlearn-report-dir=out", ON_CPU)
     result.assert_outcomes(passed=12)
     out = result.stdout.str()
-    assert out.count("= unlearn-audit =") == 1 and out.count("Unlearning audit: PASS") == 1
+    assert out.count("= unlearn-audit =") == 1 and out.count("Unlearning audit: ") == 1
+    assert "Unlearning audit: FAIL" not in out      # the good method never FAILs (PASS or INCONCLUSIVE)
     from unlearn_audit.report import AuditReport
 
     report = AuditReport.from_json(pytester.path / "out" / "report.json")
-    assert report.user_method == "finetune_on_retain" and report.verdict.value == "PASS"
+    assert report.user_method == "reinit_and_finetune" and report.verdict.value in ("PASS", "WARN")
     assert sorted(p.name for p in (pytester.path / "out").iterdir()) == [
         "checklist.md", "report.html", "report.json"]

@@ -457,16 +457,19 @@ class Thresholds:
         What they claim, each against the model's reference retrain unless stated (De Min et al. 2025: retrain
         + REWEIGHT for MIU and ``+reweight`` variants), each decided on its 95% interval:
 
-        - ``ua:abs<=8``, ``mia:abs<=10``: **forgetting** -- the forget set's accuracy and the share of it a
+        - ``ua:abs<=15``, ``mia:abs<=15``: **forgetting** -- the forget set's accuracy and the share of it a
           membership-inference attacker calls non-member are those of a model that never saw it; ``return model``
           (nothing forgotten) and over-forgetting (e.g. gradient ascent destroying the forget group) both fail;
         - ``ta:drop<=3``, ``ra:drop<=3``: utility preserved on the test split and the retain set;
-        - ``eo:abs<=8``: equalized odds around the forget group (De Min et al.);
-        - ``ga:drop<=8``: accuracy of the dominant forget group not more than 8 points below the retrain's
+        - ``eo:abs<=10``: equalized odds around the forget group (De Min et al.);
+        - ``ga:drop<=10``: accuracy of the dominant forget group not more than 10 points below the retrain's
           (the group-robustness failure De Min et al. describe);
-        - ``fgsm:drop<=8``: FGSM accuracy (Tran & Woo 2025) not more than 8 points below the retrain's;
-        - ``fairness_gap:rel<=0.5@original``: the per-layer fairness-gap within 50% of the original's (Tran & Woo's
-          Conjecture 1).
+        - ``fgsm:drop<=10``: FGSM accuracy (Tran & Woo 2025) not more than 10 points below the retrain's.
+
+        The per-layer fairness-gap check of Tran & Woo (``fairness_gap:rel<=0.5@original``) is not a default: on
+        ``colored_digits`` the retrain's fairness-gap varies by about 50% of its value across training seeds
+        (0.056-0.178 over three seeds), so a relative bound of 50% cannot be decided; add it when your
+        references are stable enough.
 
         The bounds were set from the measured seed spread of the reference retrains on the default scenario and
         validated by ``benchmarks/gate_calibration.py`` (README: "How checks are decided").
@@ -603,12 +606,11 @@ def _not_applicable(recs: Sequence["ModelRecord"], metric: str) -> str | None:
 
 #: The default checks (see ``Thresholds.default`` for what each claims and how the bounds were chosen).
 DEFAULT_CHECKS: tuple[str, ...] = (
-    "ua:abs<=8",
-    "mia:abs<=10",
+    "ua:abs<=15",
+    "mia:abs<=15",
     "ta:drop<=3",
     "ra:drop<=3",
-    "eo:abs<=8",
-    "ga:drop<=8",
-    "fgsm:drop<=8",
-    "fairness_gap:rel<=0.5@original",
+    "eo:abs<=10",
+    "ga:drop<=10",
+    "fgsm:drop<=10",
 )

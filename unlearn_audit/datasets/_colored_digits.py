@@ -14,12 +14,14 @@ __all__ = ["colored_digits", "COLORS"]
 #: RGB of the two colours (attribute a = 0: red, a = 1: green).
 COLORS = ((1.0, 0.25, 0.15), (0.15, 0.85, 0.3))
 ATTR_NAMES = ("red", "green")
+#: versions of each bundled image in the default data set (the image and ``DEFAULT_SCALE - 1`` deformed copies).
+DEFAULT_SCALE = 9
 
 
-def colored_digits(*, target: Literal["binary", "digit"] = "binary", size: int = 16, majority: float = 0.9,
+def colored_digits(*, target: Literal["binary", "digit"] = "binary", size: int = 8, majority: float = 0.85,
                    test_majority: float = 0.5, val_fraction: float = 0.2, test_fraction: float = 0.2,
                    forget_groups: tuple[tuple[int, int], ...] | None = None, forget_ratio: float = 0.5,
-                   seed: int = 0) -> AuditData:
+                   scale: int = DEFAULT_SCALE, seed: int = 0) -> AuditData:
     """Colored handwritten digits, a Waterbirds / Colored-MNIST style benchmark that needs no download.
 
     The 1,797 real 8x8 images of ``sklearn.datasets.load_digits`` are bilinearly upsampled to ``size x size``
@@ -61,6 +63,8 @@ def colored_digits(*, target: Literal["binary", "digit"] = "binary", size: int =
     if not (0 < val_fraction < 1 and 0 < test_fraction < 1 and val_fraction + test_fraction < 1):
         raise ValueError(f"val_fraction, test_fraction: expected positive fractions summing to < 1, got "
                          f"{val_fraction!r}, {test_fraction!r}")
+    if not isinstance(scale, int) or isinstance(scale, bool) or scale < 1:
+        raise ValueError(f"scale: expected an int >= 1 (versions of each bundled image), got {scale!r}")
     digits = load_digits()
     grey = torch.tensor(digits.images, dtype=torch.float32) / 16.0
     grey = F.interpolate(grey[:, None], size=(size, size), mode="bilinear", align_corners=False).clamp(0, 1)
@@ -75,19 +79,66 @@ def colored_digits(*, target: Literal["binary", "digit"] = "binary", size: int =
     n_val = round(val_fraction * len(y))
     split_idx = {"test": perm[:n_test], "val": perm[n_test:n_test + n_val], "train": perm[n_test + n_val:]}
     palette = torch.tensor(COLORS)
-    splits = {}
-    for name, idx in split_idx.items():
+    sources, splits = {}, {}
+    for name, idx in split_idx.items():     # splits, colours and the forget set are drawn over source images
         share = majority if name == "train" else test_majority
         yy = y[idx]
         a = _assign_colours(yy, share, gen)
-        x = grey[idx] * palette[a][:, :, None, None]
-        splits[name] = GroupDataset(x, yy, a, classes=classes, attr_names=ATTR_NAMES, mean=(0.5, 0.5, 0.5),
+        sources[name] = GroupDataset(grey[idx] * palette[a][:, :, None, None], yy, a, classes=classes,
+                                     attr_names=ATTR_NAMES, n_classes=n_classes, n_attrs=2)
+    groups = forget_groups if forget_groups is not None else ((1, 0),)
+    forget_src = forget_from_groups(sources["train"], groups=groups, ratio=forget_ratio, seed=seed)
+    deform = torch.Generator().manual_seed(int(seed) + 7919)
+    for name, src in sources.items():       # every copy of one source image lies in its source's split
+        x = deformed_copies(src.x, copies=scale, gen=deform)
+        splits[name] = GroupDataset(x, src.y.repeat_interleave(scale), src.a.repeat_interleave(scale),
+                                    classes=classes, attr_names=ATTR_NAMES, mean=(0.5, 0.5, 0.5),
                                     std=(0.5, 0.5, 0.5), name=f"colored_digits/{name}", n_classes=n_classes,
                                     n_attrs=2)
-    groups = forget_groups if forget_groups is not None else ((1, 0),)
-    forget_idx = forget_from_groups(splits["train"], groups=groups, ratio=forget_ratio, seed=seed)
+    forget_idx = (forget_src[:, None] * scale + torch.arange(scale)).flatten()
     return AuditData(train=splits["train"], val=splits["val"], test=splits["test"], forget_idx=forget_idx,
                      dominant_groups=groups)
+
+
+def deformed_copies(images: torch.Tensor, *, copies: int, gen: torch.Generator, rotate: float = 12.0,
+                    zoom: float = 0.1, shear: float = 0.15, shift: float = 0.08, elastic: float = 0.06
+                    ) -> torch.Tensor:
+    """``copies`` versions of each image: the image itself, then random affine + elastic deformations of it.
+
+    As the "infinite MNIST" data sets (Loosli, Canu & Bottou 2007) grew MNIST: copy ``j > 0`` of image ``i``
+    samples ``x'(p) = x(A p + t + d(p))`` (bilinear, zero outside) with a per-copy affine map ``A`` (rotation up to
+    ``rotate`` degrees, zoom ``1 +- zoom``, shear up to ``shear``), a shift ``t`` up to ``shift`` (in units of half
+    the image side) and a smooth elastic displacement ``d`` (Gaussian noise on a 4x4 grid, bicubically
+    upsampled, standard deviation ``elastic``). One batched ``grid_sample``: no per-image loop.
+
+    Args:
+        images: ``(N, C, H, W)`` in [0, 1].
+        copies: versions per image (>= 1); copy 0 is the image unchanged.
+        gen: the random generator (fixes every deformation).
+
+    Returns:
+        ``(N * copies, C, H, W)``, image-major: copy ``j`` of image ``i`` is row ``i * copies + j``.
+    """
+    n, c, h, w = images.shape
+    if copies == 1:
+        return images.clone()
+    m = n * (copies - 1)
+    u = lambda *shape: torch.rand(*shape, generator=gen) * 2 - 1  # noqa: E731 -- uniform on [-1, 1]
+    angle = u(m) * rotate * torch.pi / 180
+    scale = 1 + u(m) * zoom
+    sh = u(m) * shear
+    cos, sin = torch.cos(angle) / scale, torch.sin(angle) / scale
+    theta = torch.stack([torch.stack([cos, -sin + sh, u(m) * shift], 1),
+                         torch.stack([sin, cos, u(m) * shift], 1)], 1)
+    grid = F.affine_grid(theta, [m, c, h, w], align_corners=False)
+    coarse = torch.randn(m, 2, 4, 4, generator=gen) * elastic
+    grid = grid + F.interpolate(coarse, size=(h, w), mode="bicubic", align_corners=False).permute(0, 2, 3, 1)
+    source = images.repeat_interleave(copies - 1, dim=0)
+    warped = F.grid_sample(source, grid, mode="bilinear", padding_mode="zeros", align_corners=False).clamp(0, 1)
+    out = torch.empty(n, copies, c, h, w, dtype=images.dtype)
+    out[:, 0] = images
+    out[:, 1:] = warped.view(n, copies - 1, c, h, w)
+    return out.view(n * copies, c, h, w)
 
 
 def _assign_colours(y: torch.Tensor, majority: float, gen: torch.Generator) -> torch.Tensor:

@@ -15,3 +15,11 @@ __all__ = ["METHODS", "Method", "MethodInfo", "OptimParams", "SoftWeights", "Tra
            "UnlearningMethod", "as_method", "batches", "frozen_copy", "get_method", "hard_weights", "kkt_solve",
            "loaders_for", "logits_of", "method_names", "register_method", "soft_weights",
            "soft_weights_from_embeddings", "weighted_ce"]
+
+
+def __getattr__(name: str):  # PEP 562: helpers of built-in methods, imported on first use
+    if name == "last_k_layers":   # the last k Conv/Linear layers of a model (EU-k / CF-k), for user methods
+        from ._finetune import last_k_layers
+
+        return last_k_layers
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

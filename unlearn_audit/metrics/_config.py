@@ -16,7 +16,7 @@ MIA_PROTOCOLS = ("efficacy", "grmu", "svc")
 #: Overrides of the defaults per preset (documented in ``MetricConfig.preset``).
 PRESETS: dict[str, dict[str, Any]] = {
     "smoke": {"pgd": False, "attack_max_samples": 512},
-    "ci": {"attack_max_samples": 2000},
+    "ci": {"attack_max_samples": 500},
     "full": {"eps_sweep": (1 / 255, 2 / 255, 4 / 255, 8 / 255), "mia_protocols": MIA_PROTOCOLS},
 }
 
@@ -106,7 +106,7 @@ class MetricConfig:
         """A named configuration, with ``overrides`` on top.
 
         - ``smoke``: FGSM only (no PGD) on a 512-sample test subset, default MIA. Seconds.
-        - ``ci``: FGSM + 10-step PGD on a 2,000-sample test subset, default MIA.
+        - ``ci``: FGSM + 10-step PGD on a 500-sample test subset, default MIA.
         - ``full``: every test sample, FGSM and PGD at 8/255 plus the sweep {1, 2, 4, 8}/255, and all three MIA
           protocols (GRMU's and SalUn's are slow). PGD keeps 10 steps so its numbers compare across presets.
 
