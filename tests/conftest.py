@@ -15,7 +15,7 @@ def digits_data():
     """The embedded default at 8x8 (fast): binary target, colour attribute, half of group (1, 0) forgotten."""
     from unlearn_audit.datasets import colored_digits
 
-    return colored_digits(size=8, seed=0)
+    return colored_digits(scale=1, majority=0.9, size=8, seed=0)
 
 
 @pytest.fixture(scope="session")

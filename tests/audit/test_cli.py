@@ -79,7 +79,7 @@ SPEC_MODULE = textwrap.dedent("""
 
 
     def make_spec():
-        return AuditSpec(data=colored_digits(size=8), model_factory=model, unlearn_fn=keep,
+        return AuditSpec(data=colored_digits(scale=1, majority=0.9, size=8), model_factory=model, unlearn_fn=keep,
                          recipe=TrainRecipe(epochs=1, batch_size=64), methods="none", references=("retrain",),
                          metric_config=MetricConfig.preset("smoke", attack_max_samples=64), device="cpu",
                          thresholds=["ta:drop<=100", "ra:drop<=-200"], cache_dir=CACHE)

@@ -69,7 +69,7 @@ def memorisation_setup(seed: int = 0) -> MemorisationSetup:
     from unlearn_audit.datasets import colored_digits
     from unlearn_audit.models import SmallConvNet
 
-    base = colored_digits(size=8, target="digit", seed=seed)
+    base = colored_digits(scale=1, majority=0.9, size=8, target="digit", seed=seed)
     tr = base.train.subset(torch.arange(N_TRAIN))
     gen = torch.Generator().manual_seed(seed)
     forget_idx = torch.sort(torch.randperm(N_TRAIN, generator=gen)[:N_FORGET]).values

@@ -147,7 +147,7 @@ def test_multiclass_task_and_config_switches():
     from unlearn_audit.datasets import colored_digits
     from unlearn_audit.models import SmallConvNet
 
-    data = colored_digits(target="digit", size=8, seed=0, forget_groups=((3, 1),))
+    data = colored_digits(scale=1, majority=0.9, target="digit", size=8, seed=0, forget_groups=((3, 1),))
     torch.manual_seed(0)
     model = SmallConvNet(10, width=4)
     m = evaluate(model, data, config=CHEAP.replace(fairness_gap_layers="nothing", fgsm=False), device="cpu")

@@ -24,7 +24,7 @@ def test_only_the_missing_fixture_is_named(pytester: pytest.Pytester) -> None:
         @pytest.fixture(scope="session")
         def unlearn_data():
             from unlearn_audit.datasets import colored_digits
-            return colored_digits(size=8)
+            return colored_digits(scale=1, majority=0.9, size=8)
 
         @pytest.fixture(scope="session")
         def unlearn_model_factory():

@@ -181,7 +181,7 @@ def test_group_dro_raises_worst_group_accuracy_16px():
     from unlearn_audit.datasets import colored_digits
     from unlearn_audit.models import SmallConvNet
 
-    data = colored_digits(size=16, seed=0)
+    data = colored_digits(scale=1, majority=0.9, size=16, seed=0)
 
     def make(seed: int) -> nn.Module:
         torch.manual_seed(seed)
