@@ -267,3 +267,17 @@ def test_evaluate_min_check_ignores_references():
     report = _report([_rec("mine", "user", TA=40.0)])
     (f,) = Thresholds(["ta:min>=50"]).evaluate(report)
     assert f.status is Status.FAIL and f.reference is None and f.value == 40 and f.margin == -10
+
+
+def test_what_would_decide_a_relative_check_uses_the_units_of_delta():
+    """``rel`` bounds a share of the reference's value; the half-width and the distance compared must share units:
+    Δ = 0.02 ± 0.05 against a reference of 0.1 is 20% [0%, 70%] of it, 30 points (0.03 in Δ) from a 50% bound."""
+    from unlearn_audit.stats import Interval
+
+    check = Check.parse("fairness_gap:rel<=0.5@original")
+    finding = check.decide(Interval(estimate=0.02, lo=-0.03, hi=0.07, level=0.95, se=0.0245, df=10.0,
+                                    sample_var=0.0005, seed_var=0.0001, seeds_measured=True),
+                           model="m", reference_value=0.1, model_value=0.12)
+    assert finding.status.value == "INCONCLUSIVE"
+    assert (finding.lo, finding.hi) == pytest.approx((0.0, 0.7))
+    assert "distance to the bound (0.03)" in finding.decide and "half-width (0.05)" in finding.decide

@@ -364,7 +364,9 @@ class Check:
                 decide = ("the training-seed spread was not measured (every model of this comparison ran with one "
                           "seed): audit the references with 3 or more seeds (reference_seeds) to make a PASS")
             else:
-                decide = what_would_decide(interval, distance=abs(self.bound - est), n_samples=n_samples,
+                # in the units of ``interval`` (of delta): a relative bound is a share of the reference's value
+                unit = abs(reference_value) if self.kind == "rel" and reference_value else 1.0
+                decide = what_would_decide(interval, distance=abs(self.bound - est) * unit, n_samples=n_samples,
                                            sample_split=sample_split, n_model_seeds=n_model_seeds,
                                            n_reference_seeds=n_reference_seeds)
         why = self._why(status, est, lo, hi, interval.level, model_value, reference_value, ref_name, unmeasured)
