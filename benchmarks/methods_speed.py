@@ -26,7 +26,7 @@ def main() -> None:
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     device = resolve_device(args.device)
-    data = ua.datasets.colored_digits()
+    data = ua.datasets.colored_digits(scale=1, majority=0.9, size=16)   # the README figures: the small data set
     recipe = ua.TrainRecipe(epochs=args.epochs, lr=0.05, batch_size=64)
 
     def factory() -> torch.nn.Module:

@@ -78,7 +78,7 @@ def main(argv: list[str] | None = None) -> None:
 
     torch.set_num_threads(args.threads)
     device = resolve_device(args.device)
-    data = colored_digits(size=args.size, seed=0)
+    data = colored_digits(scale=1, majority=0.9, size=args.size, seed=0)   # the README figures: 1,079 samples
     train = data.train
     recipe = TrainRecipe(epochs=args.epochs, lr=0.05, batch_size=args.batch_size)
     common = dict(width=args.width, n_classes=train.n_classes, mean=train.mean, std=train.std)
