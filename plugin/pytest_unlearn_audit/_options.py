@@ -110,21 +110,23 @@ def _policy(text: str) -> str:
     return value
 
 
-def _level(text: str) -> float:
+def _number(text: str, cast: Callable[[str], Any], expected: str) -> Any:
     try:
-        value = float(text.strip())
+        return cast(text.strip())
     except ValueError:
-        raise _Bad(f"{text!r} is not a number (expected a confidence level such as 0.95)") from None
+        kind = "an int" if cast is int else "a number"
+        raise _Bad(f"{text!r} is not {kind} (expected {expected})") from None
+
+
+def _level(text: str) -> float:
+    value = _number(text, float, "a confidence level such as 0.95")
     if not 0.5 <= value < 1.0:
         raise _Bad(f"{text!r}: the confidence level must be in [0.5, 1), e.g. 0.9, 0.95 or 0.99")
     return value
 
 
 def _n_boot(text: str) -> int:
-    try:
-        value = int(text.strip())
-    except ValueError:
-        raise _Bad(f"{text!r} is not an int (expected a number of bootstrap replicates such as 2000)") from None
+    value = _number(text, int, "a number of bootstrap replicates such as 2000")
     if value < MIN_BOOTSTRAP:
         raise _Bad(f"{text!r}: use at least {MIN_BOOTSTRAP} bootstrap replicates (2000 is the default)")
     return value

@@ -60,10 +60,9 @@ def status_of(f: "Finding") -> str:
 
 def gated_status(f: "Finding", inconclusive: str = "warn") -> str:
     """The status ``f`` gates as: INCONCLUSIVE becomes WARN, FAIL or PASS by the ``inconclusive`` policy."""
-    status = status_of(f)
-    if status != "INCONCLUSIVE":
-        return status
-    return {"warn": "WARN", "fail": "FAIL", "pass": "PASS"}[inconclusive]
+    from unlearn_audit.report import Status, gate_status
+
+    return gate_status(Status(status_of(f)), inconclusive).value
 
 
 def format_findings(findings: Iterable["Finding"], *, title: str = "") -> str:

@@ -100,3 +100,11 @@ def test_seeds_alone_extend_the_reference_seeds(pytester: pytest.Pytester, examp
     pytester.runpytest("--unlearn-seeds=4").assert_outcomes(passed=3)
     assert tuple(fake_audit.spec.seeds) == (4,) and len(fake_audit.spec.reference_seeds) >= 3
     assert fake_audit.spec.reference_seeds[0] == 4
+
+
+def test_the_policy_names_are_the_librarys():
+    """``_options`` keeps a torch-free copy of the policy names for parsing; it must not drift."""
+    from pytest_unlearn_audit import _options
+    from unlearn_audit.report import INCONCLUSIVE_POLICIES
+
+    assert _options.INCONCLUSIVE_POLICIES == INCONCLUSIVE_POLICIES

@@ -24,21 +24,23 @@ def colored_digits(*, target: Literal["binary", "digit"] = "binary", size: int =
                    scale: int = DEFAULT_SCALE, seed: int = 0) -> AuditData:
     """Colored handwritten digits, a Waterbirds / Colored-MNIST style benchmark that needs no download.
 
-    The 1,797 real 8x8 images of ``sklearn.datasets.load_digits`` are bilinearly upsampled to ``size x size``
-    and colourised: ``x = v * colour(a)`` for grey level ``v`` in [0, 1]. Colour is a **spurious attribute**:
-    in the train split, a fraction ``majority`` of every class carries that class's majority colour
-    (``a = y mod 2``) and the rest the other colour; val and test have the weaker correlation
-    ``test_majority`` (0.5 = colour-balanced, as Waterbirds' test set is group-balanced).
+    The 1,797 real 8x8 images of ``sklearn.datasets.load_digits`` are bilinearly resampled to ``size x size``,
+    each joined by ``scale - 1`` deformed copies (``deformed_copies``: random affine + elastic; every copy lies in
+    its source image's split) and colourised: ``x = v * colour(a)`` for grey level ``v`` in [0, 1]. Colour is a
+    **spurious attribute**: in the train split, a fraction ``majority`` of every class's source images carries
+    that class's majority colour (``a = y mod 2``) and the rest the other colour; val and test have the weaker
+    correlation ``test_majority`` (0.5 = colour-balanced, as Waterbirds' test set is group-balanced).
 
     Target ``"binary"``: ``y = 1[digit >= 5]`` (classes ``"<5"``, ``">=5"``); ``"digit"``: the 10 digits.
 
-    With the defaults (seed 0) the train split has 1,079 samples in groups (y, a) =
-    (0,0): 480, (0,1): 53, (1,0): 55, (1,1): 491 (minority groups are 10% of each class); val and test
-    (359 samples each) are colour-balanced within each class (about 90 per group).
+    With the defaults (seed 0, ``scale=9``, 8x8, majority 0.85) the train split has 9,711 samples in groups
+    (y, a) = (0,0): 4,077, (0,1): 720, (1,0): 738, (1,1): 4,176; val and test 3,231 samples each, colour-balanced
+    within each class (about 800 per group). ``scale=1, size=16, majority=0.9`` gives the small data set of
+    unlearn-audit 0.1 (train 1,079 = 480 / 53 / 55 / 491, val and test 359, forget set 27).
 
-    The default forget request is the group-imbalanced scenario of seed 004: half (``forget_ratio``) of the
-    minority group ``(y=1, a=0)`` (``>=5`` digits in red): 27 of its 55 samples, so the retain set
-    under-represents that group even more (REWEIGHT weight 55/28 = 1.96).
+    The default forget request is De Min et al. 2025's group-imbalanced scenario: half (``forget_ratio``) of the
+    minority group ``(y=1, a=0)`` (``>=5`` digits in red), drawn as whole source images with all their copies:
+    41 of its 82 source images, 369 samples, so the retain set under-represents that group even more.
 
     Args:
         target: ``"binary"`` or ``"digit"``.
@@ -48,7 +50,8 @@ def colored_digits(*, target: Literal["binary", "digit"] = "binary", size: int =
         val_fraction, test_fraction: split sizes.
         forget_groups: ``(y, a)`` groups to forget from (default ``((1, 0),)``).
         forget_ratio: fraction of each forget group to forget.
-        seed: fixes splits, colouring and the forget set.
+        scale: versions of each bundled image (>= 1): the image and ``scale - 1`` deformed copies.
+        seed: fixes splits, colouring, the forget set and the deformations.
     """
     from sklearn.datasets import load_digits
 

@@ -444,7 +444,7 @@ def _summary_table(report: "AuditReport", rows: list[SummaryRow]) -> str:
     out.append(f"<caption>Each cell: mean over seeds ({_e(', '.join(map(str, seeds)))}), ±std when several, and "
                f"Δ = the mean paired difference to the row's reference. Cell colour: the worst check on that "
                f"metric (green pass, yellow warn, red fail); hover a cell for the checks' explanations. ↑ higher is "
-               f"better, ↓ lower is better, no arrow: closeness to the reference matters. Avg gap (seed 004) = "
+               f"better, ↓ lower is better, no arrow: closeness to the reference matters. Avg gap (De Min et al. 2025) = "
                f"100 − mean |Δ| over {', '.join(GAP_KEYS)}; 100 = indistinguishable from the reference."
                f"</caption></table>")
     return "".join(out)
