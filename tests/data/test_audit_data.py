@@ -110,3 +110,31 @@ def test_fingerprint_and_repr():
     assert a.fingerprint() == b.fingerprint()
     assert a.fingerprint()["forget_idx"] != _data([1, 3]).fingerprint()["forget_idx"]
     assert "forget=2" in repr(a)
+
+
+def test_clusters_follow_retain_and_forget():
+    import numpy as np
+
+    from unlearn_audit.datasets import colored_digits
+
+    data = colored_digits(scale=3, size=8, seed=1)
+    forget, retain = data.cluster_ids("forget"), data.cluster_ids("retain")
+    assert forget.size == len(data.forget_idx) and retain.size == len(data.retain_idx)
+    assert not set(forget) & set(retain)            # a source image is forgotten with all its copies
+    ids, counts = np.unique(data.cluster_ids("test"), return_counts=True)
+    assert (counts == 3).all() and ids.size == len(data.test) // 3
+    assert colored_digits(scale=1, size=8).cluster_ids("test") is None
+
+
+@pytest.mark.parametrize("clusters, error, match", [
+    ({"tests": [0]}, ValueError, "unknown split 'tests'"),
+    ({"train": [0, 1]}, ValueError, r"clusters\['train'\]: expected one id per sample"),
+    ({"train": "abc"}, (TypeError, ValueError), "clusters"),
+    ([1, 2], TypeError, "clusters: expected a mapping"),
+])
+def test_bad_clusters_are_named(clusters, error, match):
+    from unlearn_audit.datasets import colored_digits
+
+    d = colored_digits(scale=1, size=8)
+    with pytest.raises(error, match=match):
+        AuditData(train=d.train, test=d.test, forget_idx=d.forget_idx, clusters=clusters)

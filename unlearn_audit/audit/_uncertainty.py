@@ -60,6 +60,7 @@ def assemble_uncertainty(report: AuditReport, data: Any, *, n_boot: int, level: 
     missing = sorted({r.name for r in rows if not r.samples})
     return {"level": level, "n_boot": n_boot, "seed": seed, "method": INTERVAL_METHOD, "sizes": sizes,
             "stratified_by": "group (y, a) within each split",
+            "clusters": {k: int(np.unique(v).size) for k, v in layout.clusters.items()},
             "models_without_samples": missing, "seconds": round(time.perf_counter() - t0, 3),
             "sample_var": sample_var, "delta_sample_var": delta_var}
 

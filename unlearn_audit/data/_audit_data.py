@@ -38,7 +38,7 @@ class AuditData:
     forget_idx: torch.Tensor
 
     def __init__(self, *, train: GroupDataset, test: GroupDataset, val: GroupDataset | None = None,
-                 forget_idx: Any, dominant_groups: Any = None) -> None:
+                 forget_idx: Any, dominant_groups: Any = None, clusters: Any = None) -> None:
         for key, split in (("train", train), ("test", test), ("val", val)):
             if split is None and key == "val":
                 continue
@@ -69,6 +69,45 @@ class AuditData:
         object.__setattr__(self, "val", val)
         object.__setattr__(self, "forget_idx", torch.sort(idx).values)
         object.__setattr__(self, "_dominant", self._parse_dominant(dominant_groups))
+        object.__setattr__(self, "_clusters", self._parse_clusters(clusters))
+
+    def _parse_clusters(self, clusters: Any) -> dict[str, torch.Tensor]:
+        if clusters is None:
+            return {}
+        if not hasattr(clusters, "items"):
+            raise TypeError(f"clusters: expected a mapping of split name ('train', 'test', 'val') to cluster ids, "
+                            f"got {type(clusters).__name__}")
+        sizes = {"train": len(self.train), "test": len(self.test), "val": len(self.val) if self.val else None}
+        out = {}
+        for name, ids in clusters.items():
+            if sizes.get(name) is None:
+                raise ValueError(f"clusters: unknown split {name!r}; expected one of "
+                                 f"{[k for k, v in sizes.items() if v is not None]}")
+            try:
+                t = torch.as_tensor(ids)
+            except (TypeError, ValueError, RuntimeError):
+                raise TypeError(f"clusters[{name!r}]: expected a 1-d sequence of integer ids, got "
+                                f"{type(ids).__name__}") from None
+            if t.is_floating_point() or t.dtype == torch.bool or t.ndim != 1:
+                raise TypeError(f"clusters[{name!r}]: expected a 1-d sequence of integer ids, got dtype {t.dtype} "
+                                f"and shape {tuple(t.shape)}")
+            if t.numel() != sizes[name]:
+                raise ValueError(f"clusters[{name!r}]: expected one id per sample ({sizes[name]}), got {t.numel()}")
+            out[name] = t.to(torch.int64).cpu()
+        return out
+
+    def cluster_ids(self, split: str) -> "Any | None":
+        """The cluster id of every sample of ``split`` (``retain``, ``forget``, ``test``, ``val``, ``train``) as an
+        int64 numpy array, or ``None`` when that split's samples are independent (see ``clusters``)."""
+        base = "train" if split in ("retain", "forget") else split
+        ids = self._clusters.get(base)  # type: ignore[attr-defined]
+        if ids is None:
+            return None
+        if split == "retain":
+            ids = ids[self.retain_idx]
+        elif split == "forget":
+            ids = ids[self.forget_idx]
+        return ids.numpy()
 
     def _parse_dominant(self, groups: Any) -> tuple[tuple[int, int], ...] | None:
         if groups is None:

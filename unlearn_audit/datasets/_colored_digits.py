@@ -42,6 +42,9 @@ def colored_digits(*, target: Literal["binary", "digit"] = "binary", size: int =
     minority group ``(y=1, a=0)`` (``>=5`` digits in red), drawn as whole source images with all their copies:
     41 of its 82 source images, 369 samples, so the retain set under-represents that group even more.
 
+    The copies of one source image are not independent samples, so the returned ``AuditData`` declares them as
+    ``clusters`` (one id per source image): every interval resamples whole source images.
+
     Args:
         target: ``"binary"`` or ``"digit"``.
         size: output side length in pixels (>= 8).
@@ -99,8 +102,9 @@ def colored_digits(*, target: Literal["binary", "digit"] = "binary", size: int =
                                     std=(0.5, 0.5, 0.5), name=f"colored_digits/{name}", n_classes=n_classes,
                                     n_attrs=2)
     forget_idx = (forget_src[:, None] * scale + torch.arange(scale)).flatten()
+    clusters = {name: torch.arange(len(src)).repeat_interleave(scale) for name, src in sources.items()}
     return AuditData(train=splits["train"], val=splits["val"], test=splits["test"], forget_idx=forget_idx,
-                     dominant_groups=groups)
+                     dominant_groups=groups, clusters=clusters if scale > 1 else None)
 
 
 def deformed_copies(images: torch.Tensor, *, copies: int, gen: torch.Generator, rotate: float = 12.0,

@@ -6,8 +6,9 @@ point definition (``_classification``, ``_mia``), vectorised over replicates and
 - RA / FA / UA / TA / VA, MIA efficacy, FGSM / PGD: ``100 * C @ x / n`` of the per-sample 0/1 outcome ``x``
   (correct; called non-member; correct under attack), on the retain / forget / test / val split or the attacked
   test subset;
-- GA, WG, EO / EO_WORST, DP, EP: from the per-group rates ``C_g @ x_g / n_g`` of the test split (the strata are the
-  groups, so their sizes are fixed and every cell formula is the point formula applied to resampled group rates);
+- GA, WG, EO / EO_WORST, DP, EP: from the per-group rates ``C_g @ x_g / C_g @ 1`` of the test split (the strata are
+  the groups, so their sizes are fixed, or vary only with unequal clusters, and every cell formula is the point
+  formula applied to resampled group rates);
 - MIA_AUC, LT_AUC: ``weighted_auc`` of the attacker's member probability / of ``-loss`` on D_f vs D_te.
 
 With all counts equal to 1 every replicate equals the point value ``evaluate`` reports (tests check it), so the
@@ -18,7 +19,7 @@ not per-sample averages) and LT_TPR1 have no sample replicates: their intervals 
 from __future__ import annotations
 
 import zlib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping, Sequence
 
 import numpy as np
@@ -35,7 +36,7 @@ METRIC_SPLIT: dict[str, str | None] = {
     "PGD": "attack", "FQ": None,
 }
 
-Factory = Callable[[str, np.ndarray], StratifiedBootstrap]
+Factory = Callable[..., StratifiedBootstrap]  # (split, strata[, clusters]) -> bootstrap
 
 
 @dataclass(frozen=True)
@@ -47,24 +48,33 @@ class EvalLayout:
     n_attrs: int
     n_classes: int
     dominant: tuple[tuple[int, int], ...]
+    #: per split, the cluster id of every sample (samples of one cluster are resampled together); ``{}``: none
+    clusters: dict[str, np.ndarray] = field(default_factory=dict)
 
     @classmethod
     def from_data(cls, data: Any) -> "EvalLayout":
-        """From an ``AuditData`` (splits ``retain``, ``forget``, ``test`` and ``val`` when present)."""
+        """From an ``AuditData`` (splits ``retain``, ``forget``, ``test`` and ``val`` when present, and their
+        ``AuditData.cluster_ids`` when the data declares clusters)."""
         groups = {name: (ds.a + ds.y * data.n_attrs).cpu().numpy().astype(np.int64)
                   for name, ds in data.splits().items()}
+        cluster_ids = getattr(data, "cluster_ids", None)
+        clusters = {}
+        if callable(cluster_ids):
+            clusters = {name: c for name in groups if (c := cluster_ids(name)) is not None}
         return cls(groups=groups, n_attrs=int(data.n_attrs), n_classes=int(data.n_classes),
-                   dominant=tuple((int(y), int(a)) for y, a in data.dominant_groups))
+                   dominant=tuple((int(y), int(a)) for y, a in data.dominant_groups), clusters=clusters)
 
     def to_dict(self) -> dict[str, Any]:
         return {"sizes": {k: int(v.size) for k, v in self.groups.items()}, "n_attrs": self.n_attrs,
-                "dominant": [list(g) for g in self.dominant]}
+                "dominant": [list(g) for g in self.dominant],
+                "clusters": {k: int(np.unique(v).size) for k, v in self.clusters.items()}}
 
 
 def seeded_bootstrap(*, n_boot: int, seed: int) -> Factory:
     """The default factory: one ``StratifiedBootstrap`` per split, seeded by ``(seed, split name)``."""
-    def make(split: str, strata: np.ndarray) -> StratifiedBootstrap:
-        return StratifiedBootstrap(strata, n_boot=n_boot, seed=int(seed) * 1_000_003 + zlib.crc32(split.encode()))
+    def make(split: str, strata: np.ndarray, clusters: np.ndarray | None = None) -> StratifiedBootstrap:
+        return StratifiedBootstrap(strata, n_boot=n_boot, seed=int(seed) * 1_000_003 + zlib.crc32(split.encode()),
+                                   clusters=clusters)
     return make
 
 
@@ -76,12 +86,14 @@ def replicate_metrics(layout: EvalLayout, samples: Sequence[Mapping[str, np.ndar
     boots: dict[Any, StratifiedBootstrap] = {}
 
     def boot(split: str, index: np.ndarray | None = None) -> StratifiedBootstrap:
-        strata = layout.groups["test" if split == "attack" else split]
+        base = "test" if split == "attack" else split
+        strata, clusters = layout.groups[base], layout.clusters.get(base)
         key: Any = split
         if index is not None:
             strata, key = strata[index], (split, index.tobytes())
+            clusters = None if clusters is None else clusters[index]
         if key not in boots:
-            boots[key] = bootstrap(split, strata)
+            boots[key] = bootstrap(split, strata) if clusters is None else bootstrap(split, strata, clusters)
         return boots[key]
 
     def having(key: str) -> list[int]:
@@ -122,16 +134,17 @@ def _group_metrics(layout: EvalLayout, samples: Sequence[Mapping[str, np.ndarray
         return
     n_attrs = layout.n_attrs
     gy, ga = np.divmod(b.stratum_ids, n_attrs)
-    sizes = b.stratum_sizes
+    sizes = b.replicate_sizes[:, None, :]  # n_boot x 1 x G: the stratum sizes (per replicate with clusters)
     correct = np.stack([np.asarray(samples[i]["test.correct"], np.float64) for i in idx], 1)  # n x R
-    R, G = correct.shape[1], len(sizes)
-    acc = (b.counts @ (correct[:, :, None] * b.membership[:, None, :]).reshape(b.n, R * G)).reshape(-1, R, G) / sizes
+    R, G = correct.shape[1], sizes.shape[-1]
+    hits = (b.counts @ (correct[:, :, None] * b.membership[:, None, :]).reshape(b.n, R * G)).reshape(-1, R, G)
+    acc = hits / np.maximum(sizes, 1.0)
     t_star = {y for y, _ in layout.dominant}
     s_star = {a for _, a in layout.dominant}
     in_t, in_s = np.isin(gy, list(t_star)), np.isin(ga, list(s_star))
 
-    def pooled(mask: np.ndarray) -> np.ndarray:  # accuracy over the union of the groups in mask (fixed sizes)
-        return (acc[:, :, mask] * sizes[mask]).sum(-1) / sizes[mask].sum()
+    def pooled(mask: np.ndarray, num: np.ndarray = hits) -> np.ndarray:  # rate over the union of the groups in mask
+        return num[:, :, mask].sum(-1) / sizes[:, :, mask].sum(-1)
 
     results: dict[str, np.ndarray] = {"WG": 100.0 * acc.min(-1)}
     if (in_t & in_s).any():
@@ -149,10 +162,8 @@ def _group_metrics(layout: EvalLayout, samples: Sequence[Mapping[str, np.ndarray
         pidx = [i for i in idx if "test.pred" in samples[i]]
         if pidx and len(pidx) == len(idx) and len(attrs) >= 2:
             pos = np.stack([np.asarray(samples[i]["test.pred"]) == 1 for i in idx], 1).astype(np.float64)
-            rate = (b.counts @ (pos[:, :, None] * b.membership[:, None, :]).reshape(b.n, R * G)).reshape(-1, R, G)
-            rate = rate / sizes
-            sel = np.stack([(rate[:, :, ga == a] * sizes[ga == a]).sum(-1) / sizes[ga == a].sum() for a in attrs],
-                           -1)
+            npos = (b.counts @ (pos[:, :, None] * b.membership[:, None, :]).reshape(b.n, R * G)).reshape(-1, R, G)
+            sel = np.stack([pooled(ga == a, npos) for a in attrs], -1)
             results["DP"] = 100.0 * _pairs_mean(sel)
     for j, i in enumerate(idx):
         for k, v in results.items():

@@ -33,7 +33,7 @@ __all__ = ["Comparison", "compare", "value_interval", "ok_records", "INTERVAL_ME
 
 #: How every interval is computed, in words (the report quotes it).
 INTERVAL_METHOD = ("paired, group-stratified bootstrap over evaluation samples (every model resampled on the same "
-                   "samples) combined with the training-seed variance pooled over the models audited with several "
+                   "samples; samples the data declares as one cluster, e.g. copies of one image, drawn together) combined with the training-seed variance pooled over the models audited with several "
                    "seeds; Student-t quantile with Welch-Satterthwaite degrees of freedom")
 
 

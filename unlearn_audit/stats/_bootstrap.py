@@ -7,6 +7,14 @@ difference between two models is resampled *paired*: the same samples enter both
 Stratifying keeps each group's size fixed, so group rates (per-group accuracy, EO cells) are never undefined in a
 replicate and a group metric's variance is not inflated by group-size jitter.
 
+**Clusters.** Samples that are not independent (deformed copies of one source image, several photos of one person)
+are resampled together: with ``clusters``, replicate ``b`` draws, within every stratum holding ``K_g`` clusters,
+``K_g`` clusters with replacement, and every sample of a drawn cluster enters once per draw (the cluster bootstrap;
+Davison & Hinkley 1997, section 3.8). Resampling copies one by one would treat nine deformations of one digit as nine
+independent digits and make every interval about ``sqrt(9) = 3`` times too narrow. Cluster sizes may differ, so a
+replicate's stratum sizes may too: every mean divides by the replicate's own weight (``C @ v / C @ 1``), which is
+the point formula when all counts are 1.
+
 Everything is vectorised: one ``bincount`` draws all counts, one matrix product resamples any number of per-sample
 vectors (``C @ X``); no Python loop runs over replicates or samples.
 """
@@ -36,11 +44,14 @@ class StratifiedBootstrap:
     Args:
         strata: one integer stratum id per sample (e.g. the group ``a + y * n_attrs``); ``None`` = one stratum.
         n: the number of samples when ``strata`` is ``None``.
+        clusters: optional integer cluster id per sample; the samples of one cluster (within one stratum) are
+            drawn together. ``None``: every sample is its own cluster.
         n_boot: replicates (>= 100).
         seed: seeds the generator (``numpy.random.default_rng``), so the replicates are reproducible.
     """
 
-    def __init__(self, strata: Any = None, *, n: int | None = None, n_boot: int = 2000, seed: int = 0) -> None:
+    def __init__(self, strata: Any = None, *, n: int | None = None, n_boot: int = 2000, seed: int = 0,
+                 clusters: Any = None) -> None:
         self.n_boot = check_n_boot(n_boot)
         if strata is None:
             if n is None:
@@ -57,6 +68,12 @@ class StratifiedBootstrap:
         self.membership = np.zeros((self.n, len(values)))
         self.membership[np.arange(self.n), inverse] = 1.0
         self.stratum_sizes = self.membership.sum(0)
+        self.clusters: np.ndarray | None = None
+        if clusters is not None:
+            c = np.asarray(clusters).astype(np.int64).ravel()
+            if c.size != self.n:
+                raise ValueError(f"StratifiedBootstrap: expected {self.n} cluster ids, got {c.size}")
+            self.clusters = c
 
     @property
     def counts(self) -> np.ndarray:
@@ -66,27 +83,37 @@ class StratifiedBootstrap:
             counts = np.zeros((self.n_boot, self.n))
             for sid in self.stratum_ids:  # a loop over strata (groups), never over samples or replicates
                 idx = np.flatnonzero(self.strata == sid)
-                k = idx.size
+                unit = (np.arange(idx.size) if self.clusters is None
+                        else np.unique(self.clusters[idx], return_inverse=True)[1].ravel())
+                k = int(unit.max()) + 1 if unit.size else 0
                 draws = rng.integers(0, k, size=(self.n_boot, k)) + (np.arange(self.n_boot) * k)[:, None]
-                counts[:, idx] = np.bincount(draws.ravel(), minlength=self.n_boot * k).reshape(self.n_boot, k)
+                drawn = np.bincount(draws.ravel(), minlength=self.n_boot * k).reshape(self.n_boot, k)
+                counts[:, idx] = drawn[:, unit]
             self._counts = counts
         return self._counts
 
+    @property
+    def replicate_sizes(self) -> np.ndarray:
+        """Samples drawn per replicate and stratum, ``C @ M`` (``n_boot x S``): ``stratum_sizes`` in every row
+        without clusters (or with equal-size clusters)."""
+        return self.counts @ self.membership
+
     def means(self, values: Any) -> np.ndarray:
-        """Replicates of the mean of ``values`` (``n`` or ``n x k``): ``C @ values / n`` (``n_boot`` or
-        ``n_boot x k``)."""
+        """Replicates of the mean of ``values`` (``n`` or ``n x k``): ``C @ values / (C @ 1)`` (``n_boot`` or
+        ``n_boot x k``); ``C @ 1 = n`` without clusters."""
         v = np.asarray(values, dtype=np.float64)
         self._check(v)
         if self.n == 0:
             return np.full((self.n_boot,) + v.shape[1:], np.nan)
-        return self.counts @ v / self.n
+        total = self.counts.sum(1)
+        return self.counts @ v / (total if v.ndim == 1 else total[:, None])
 
     def stratum_means(self, values: Any) -> np.ndarray:
         """Replicates of the mean of ``values`` (``n``) within each stratum: ``n_boot x S`` (strata in
-        ``stratum_ids`` order). Stratum sizes are fixed by the design, so this is ``C @ (v * M) / n_g``."""
+        ``stratum_ids`` order), ``C @ (v * M) / (C @ M)``."""
         v = np.asarray(values, dtype=np.float64)
         self._check(v)
-        return self.counts @ (v[:, None] * self.membership) / np.maximum(self.stratum_sizes, 1.0)
+        return self.counts @ (v[:, None] * self.membership) / np.maximum(self.replicate_sizes, 1.0)
 
     def identity(self) -> np.ndarray:
         """The counts of the original sample (all ones): what replicate formulas give for the point estimate."""
