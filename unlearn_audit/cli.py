@@ -32,7 +32,7 @@ class UsageError(Exception):
 
 # ---------------------------------------------------------------------------------------------- the demo
 def demo_model() -> Any:
-    """The demo's model: ``SmallConvNet`` (width 16, about 25k parameters) for 16x16 colored digits."""
+    """The demo's model: ``SmallConvNet`` (width 16, about 25k parameters) for the 8x8 colored digits."""
     from unlearn_audit.models import SmallConvNet
 
     return SmallConvNet(2, width=16, mean=(0.5, 0.5, 0.5), std=(0.5, 0.5, 0.5))

@@ -7,19 +7,20 @@ from typing import Any
 
 __all__ = ["Profile", "PROFILES", "DEFAULT_METHODS", "DEFAULT_REFERENCES", "REFERENCE_ALIASES"]
 
-#: The ``methods="default"`` suite: one fast representative per family of approximate unlearning methods, chosen so
-#: that the whole default audit of ``colored_digits`` (original, two reference retrains, this suite and a user
-#: method, every model evaluated) takes under a minute on 2 CPU cores (``benchmarks/audit_speed.py``):
+#: The ``methods="default"`` suite: one representative per family of approximate unlearning methods, chosen so
+#: that the ``ci`` audit of ``colored_digits`` stays a few minutes on 2 CPU cores (``benchmarks/audit_speed.py``):
 #:
-#: - ``ft``: fine-tune on the retain set (the "CF" of Tran & Woo; finetune family),
-#: - ``ga_ft``: NegGrad+, gradient ascent on D_f mixed with descent on D_r (gradient family),
-#: - ``rl``: random labels on D_f + D_r (relabel family),
-#: - ``scrub``: teacher-student distillation (distill family),
-#: - ``ssd``: selective synaptic dampening, no training at all (noise / parameter-editing family).
+#: - ``ft``: fine-tune on the retain set (the "CF" of Tran & Woo 2025; finetune family),
+#: - ``ga``: gradient ascent on the forget set (gradient family),
+#: - ``rl``: random labels on the forget set (relabel family),
+#: - ``bad_teacher``: distillation from a competent and an incompetent teacher (distill family),
+#: - ``fisher``: Fisher forgetting, Gaussian noise scaled by the retain-set Fisher information (noise family),
+#: - ``influence``: one influence-function (Newton) step on the head (influence family),
+#: - ``miu``: mutual-information unlearning, the group-robust method of De Min et al. 2025.
 #:
-#: Slower or more specialised methods (``salun``, ``l1_sparse``, ``bad_teacher``, ``fisher``, ``influence``,
-#: ``miu``, ``boundary_*``, ``cf_k``, ``eu_k``, ``sw_*``) run with ``methods="all"`` or by name. Names that are not
-#: registered in the installed version are skipped (the report's config lists them).
+#: Slower or more specialised methods (``salun``, ``l1_sparse``, ``scrub``, ``ssd``, ``boundary_*``, ``cf_k``,
+#: ``eu_k``, ``sw_*``) run with ``methods="all"`` or by name. Names that are not registered in the installed
+#: version are skipped (the report's config lists them).
 DEFAULT_METHODS: tuple[str, ...] = ("ft", "ga", "rl", "bad_teacher", "fisher", "influence", "miu")
 
 #: Reference models computed by default (spec D5: ``retrain+reweight`` is the reference of MIU and of the
