@@ -27,6 +27,8 @@ from ..training import fit
 from ._cache import Cache, Entry, cache_key, code_fingerprint, source_identity, state_hash
 from ._samples import samples_from_tensors, samples_to_tensors
 from ._environment import collect_environment, package_versions
+from ._guard import DataGuard, MethodFailure, call_method
+from ._isolation import check_portable, run_step_isolated
 from ._spec import AuditSpec
 from ._uncertainty import assemble_uncertainty
 
@@ -37,10 +39,6 @@ log = logging.getLogger("unlearn_audit.audit")
 #: How each model's reference is chosen (spec D5), recorded in the report's config.
 REFERENCE_RULE = ("retrain+reweight for MIU and +reweight variants, retrain otherwise (spec A5/D5); the first "
                   "available reference when that one is not audited")
-
-
-class MethodFailure(Exception):
-    """A method raised or returned something unusable; ``str(exc)`` is the reason shown in the report."""
 
 
 def reference_for(method: Method, available: tuple[str, ...]) -> str | None:
@@ -89,6 +87,8 @@ class _Runner:
         self.cache = Cache(cache_dir)
         self.progress = progress
         self.notes: list[str] = []
+        self.guard = DataGuard(self.data)  # the data as audited: checked and restored after every method
+        self.data_fingerprint = self.data.fingerprint()
         self._samples: dict[int, dict[str, Any] | None] = {}  # id(metrics dict) -> per-sample outcomes
         # architecture of the factory's model: checked against every returned model and the provided original
         fresh = self._fresh(spec.seeds[0])
@@ -119,7 +119,7 @@ class _Runner:
             return None
         versions = package_versions()
         return {"layout": 1, "factory": ident, "architecture": cache_key({"repr": repr(fresh), "arch": self.arch}),
-                "data": self.data.fingerprint(), "dominant_groups": self.data.dominant_groups,
+                "data": self.data_fingerprint, "dominant_groups": self.data.dominant_groups,
                 "recipe": self.spec.recipe.to_dict(),  # type: ignore[union-attr]
                 "versions": {"unlearn-audit": versions["unlearn-audit"], "torch": versions["torch"]},
                 "device_type": self.device.type}
@@ -219,31 +219,42 @@ class _Runner:
         given_hash = state_hash(given) if given is not None else None
         ctx = UnlearnContext.build(data=self.data, original=original, recipe=self.spec.recipe, device=self.device,
                                    seed=seed, model_factory=self._make)
-        ctx_hash = state_hash(ctx.original)
         model = copy.deepcopy(original).to(self.device)
         torch.manual_seed(seed)
         t0 = time.perf_counter()
+        failure: MethodFailure | None = None
+        out: nn.Module | None = None
         try:
-            out = method(model, ctx)
-        except Exception as exc:  # noqa: BLE001 - the user's code may raise anything; report it
-            raise MethodFailure(f"raised {type(exc).__name__}: {exc}") from exc
-        seconds = time.perf_counter() - t0
-        mutated = [what for what, obj, h in (("the original model", original, self._original_hash),
-                                             ("ctx.original", ctx.original, ctx_hash),
-                                             ("the original model passed as AuditSpec.original", given, given_hash))
-                   if obj is not None and state_hash(obj) != h]
+            if self.spec.method_timeout is None:
+                out = call_method(method, model, ctx, guard=self.guard)
+                log, seconds = ctx.log, time.perf_counter() - t0
+            else:  # in a worker process that is stopped at the time limit
+                state, log, seconds = run_step_isolated(method=self._portable[method.name], model=model, ctx=ctx,
+                                                        model_factory=self.spec.model_factory,
+                                                        timeout=self.spec.method_timeout)
+                diff = self._arch_diff(state)
+                if diff:
+                    raise MethodFailure(f"returned a model of another architecture than model_factory's ({diff})")
+                out = self._from_state(state, seed)
+        except MethodFailure as exc:
+            failure = exc
+        finally:  # also on KeyboardInterrupt: never leave the original changed
+            mutated = [what for what, obj, h in (("the original model", original, self._original_hash),
+                                                 ("the original model passed as AuditSpec.original", given,
+                                                  given_hash))
+                       if obj is not None and state_hash(obj) != h]
+            if mutated:
+                self._restore_original(given)
         if mutated:
-            self._restore_original(given)
             raise MethodFailure(f"changed {mutated[0]} in place (its parameters or buffers differ after the call); "
                                 f"a method must modify and return the copy it is given, never the original")
-        if out is None:
-            raise MethodFailure("returned None, expected an nn.Module (did you forget `return model`?)")
-        if not isinstance(out, nn.Module):
-            raise MethodFailure(f"returned {type(out).__name__}, expected an nn.Module")
+        if failure is not None:
+            raise failure
+        assert out is not None
         diff = self._arch_diff(out.state_dict())
         if diff:
             raise MethodFailure(f"returned a model of another architecture than model_factory's ({diff})")
-        return out.to(self.device).eval(), {"seconds": seconds, "log": jsonable(ctx.log)}
+        return out.to(self.device).eval(), {"seconds": seconds, "log": jsonable(log)}
 
     def _restore_original(self, given: nn.Module | None) -> None:
         assert self._original is not None and self._original_state is not None
@@ -339,6 +350,11 @@ class _Runner:
     def run(self) -> AuditReport:
         t_start = time.perf_counter()
         steps = self.plan()
+        if self.spec.method_timeout is not None:  # every method must be importable by a worker process
+            sample = self._make()
+            self._portable = {m.name: check_portable(m, user_fn=self.spec.unlearn_fn if role == "user" else None,
+                                                     model_factory=self.spec.model_factory, model=sample)
+                              for _, m, _, role in steps if m is not None}
         rows: list[ModelRecord] = []
         with _progress(len(steps), enabled=self.progress) as update:
             for name, method, seed, role in steps:
@@ -348,7 +364,8 @@ class _Runner:
                 else:
                     rows.append(self._run_method(name, method, seed, role))
         user = self.spec.user_method.name if self.spec.user_method is not None else None
-        report = AuditReport(rows=rows, data=_describe_data(self.data), environment=collect_environment(self.device),
+        report = AuditReport(rows=rows, data={**_describe_data(self.data), "fingerprint": self.data_fingerprint},
+                             environment=collect_environment(self.device),
                              user_method=user, created=datetime.now(timezone.utc).isoformat(timespec="seconds"))
         report.config = {**self.spec.describe(), "reference_rule": REFERENCE_RULE,
                          "reference_of": {r.name: r.reference for r in rows if r.reference is not None},
