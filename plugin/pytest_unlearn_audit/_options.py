@@ -132,6 +132,21 @@ def _n_boot(text: str) -> int:
     return value
 
 
+_DURATION = re.compile(r"^(\d+(?:\.\d*)?|\.\d+)\s*(s|m|h)?$")
+
+
+def _timeout(text: str) -> float | None:
+    """Seconds (``90``, ``90s``, ``5m``, ``1h``), or ``none`` / ``off`` for no limit."""
+    value = text.strip().lower()
+    if value in ("none", "off"):
+        return None
+    m = _DURATION.match(value)
+    if m is None or float(m.group(1)) <= 0:
+        raise _Bad(f"{text!r} is not a positive duration (expected seconds such as 600, or 90s, 10m, 1h; "
+                   f"'none' for no limit)")
+    return float(m.group(1)) * {"s": 1, "m": 60, "h": 3600}[m.group(2) or "s"]
+
+
 def _thresholds(text: str) -> tuple[str, ...]:
     """``;``- or newline-separated compact checks (env form); syntax is checked by the library later."""
     parts = tuple(p.strip() for p in re.split(r"[;\n]", text) if p.strip())
@@ -188,6 +203,10 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("bootstrap", "bootstrap replicates per interval (default 2000)", _n_boot, metavar="N"),
     Setting("device", "auto | cpu | cuda | cuda:N | mps (default auto: CUDA when available)", _device,
             metavar="DEVICE"),
+    Setting("method_timeout", "time limit of each method (yours, the suite's, the references): seconds, or 90s, "
+            "10m, 1h; a method still running then is stopped and recorded as failed (default: none). Methods then "
+            "run in worker processes, so they must be importable (top-level functions)", _timeout,
+            metavar="DURATION"),
     Setting("cache_dir", f"where trained models and metrics are cached across runs (default "
             f"<rootdir>/{DEFAULT_CACHE_DIR}; 'none' switches caching off)", _path_or_none, metavar="DIR", path=True),
     Setting("report_dir", "write the audit report files into this folder (default: none written)", _path_or_none,
@@ -238,6 +257,7 @@ class Settings:
     inconclusive: Resolved[Any]
     bootstrap: Resolved[Any]
     device: Resolved[Any]
+    method_timeout: Resolved[Any]
     cache_dir: Resolved[Path | None]
     report_dir: Resolved[Path | None]
     report_formats: Resolved[tuple[str, ...]]
@@ -259,6 +279,8 @@ class Settings:
         parts += [f"level={v(self.level)}", f"inconclusive={v(self.inconclusive)}"]
         if self.bootstrap.value is not None:
             parts.append(f"bootstrap={self.bootstrap.value}")
+        if self.method_timeout.value is not None:
+            parts.append(f"method_timeout={self.method_timeout.value:g}s")
         parts += [f"device={v(self.device)}",
                  f"cache={self.cache_dir.value if self.cache_dir.value is not None else 'off'}"]
         if self.thresholds:
@@ -332,6 +354,7 @@ def resolve_settings(config: pytest.Config) -> Settings:
         inconclusive=_resolve(config, "inconclusive", "warn", "default"),
         bootstrap=_resolve(config, "bootstrap", None, "default"),
         device=_resolve(config, "device", "auto", "default"),
+        method_timeout=_resolve(config, "method_timeout", None, "default"),
         cache_dir=_resolve(config, "cache_dir", (config.rootpath / DEFAULT_CACHE_DIR), "default"),
         report_dir=_resolve(config, "report_dir", None, "default"),
         report_formats=_resolve(config, "report_formats", REPORT_FORMATS, "default"),

@@ -145,7 +145,7 @@ class AuditSession:
         if s.seeds.value is not None and s.reference_seeds.value is None:
             kwargs.pop("reference_seeds", None)   # derived from the given seeds (extended to at least 3)
         overrides = {"methods": s.methods, "seeds": s.seeds, "reference_seeds": s.reference_seeds,
-                     "device": s.device, "n_boot": s.bootstrap}
+                     "device": s.device, "n_boot": s.bootstrap, "method_timeout": s.method_timeout}
         kwargs.update({k: r.value for k, r in overrides.items() if r.value is not None})
         cache_dir = s.cache_dir.value if s.cache_dir.value is not None else False
         try:
@@ -153,7 +153,12 @@ class AuditSession:
                              recipe=recipe, thresholds=self.thresholds, cache_dir=cache_dir, **kwargs)
         except (TypeError, ValueError) as exc:
             raise pytest.UsageError(self._where(str(exc))) from None
-        self.report = run_audit(spec, progress=False)
+        try:
+            self.report = run_audit(spec, progress=False)
+        except ValueError as exc:  # checks made when the audit starts (e.g. a method a worker cannot import)
+            if not str(exc).startswith("AuditSpec."):
+                raise
+            raise pytest.UsageError(self._where(str(exc))) from None
         return self.report
 
     def _where(self, message: str) -> str:

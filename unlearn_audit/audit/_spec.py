@@ -73,6 +73,10 @@ class AuditSpec:
         cache_dir: cache folder; ``None`` = ``./.unlearn-audit-cache`` (resolved when the audit runs), ``False``
             disables caching.
         unlearn_name: the name your method gets in the report (default: the function's name).
+        method_timeout: seconds each method (yours, the suite's, the reference retrains) may run; a method still
+            running then is stopped and recorded as failed with its elapsed time, and the audit goes on. With a
+            limit every method runs in a worker process, so it must be importable by name (a top-level function
+            of a module, not a lambda or a nested function). ``None`` (default): no limit, methods run in-process.
 
     Raises:
         TypeError / ValueError: a field has the wrong type or value; the message names the field, e.g.
@@ -94,6 +98,7 @@ class AuditSpec:
     metric_config: Any = None
     cache_dir: str | os.PathLike | None | bool = None
     unlearn_name: str | None = None
+    method_timeout: float | None = None
     _user: Any = field(default=None, init=False, repr=False)
     _suite: tuple[str, ...] = field(default=(), init=False, repr=False)
     _unavailable: tuple[str, ...] = field(default=(), init=False, repr=False)
@@ -155,6 +160,7 @@ class AuditSpec:
                                               or "+" in self.unlearn_name):
             raise ValueError(f"AuditSpec.unlearn_name: expected a non-empty name without '+', got "
                              f"{self.unlearn_name!r}")
+        set_(self, "method_timeout", self._check_timeout(self.method_timeout))
         set_(self, "references", self._check_references(self.references))
         set_(self, "_user", self._check_user(self.unlearn_fn))
         self._check_methods(self.methods)
@@ -176,6 +182,17 @@ class AuditSpec:
         if len(set(out)) != len(out):
             raise ValueError(f"AuditSpec.{name}: seeds must be distinct, got {tuple(out)}")
         return tuple(out)
+
+    @staticmethod
+    def _check_timeout(value: Any) -> float | None:
+        if value is None:
+            return None
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise _bad("method_timeout", "None or a number of seconds such as 600", value)
+        if not math.isfinite(value) or value <= 0:
+            raise ValueError(f"AuditSpec.method_timeout: expected a positive number of seconds (or None for no "
+                             f"limit), got {value!r}")
+        return float(value)
 
     @staticmethod
     def _check_thresholds(th: Any) -> Thresholds:
@@ -339,6 +356,7 @@ class AuditSpec:
             "seeds": list(self.seeds),
             "reference_seeds": list(self.reference_seeds),  # type: ignore[arg-type]
             "n_boot": self.n_boot,
+            "method_timeout": self.method_timeout,
             "device": str(self.device),
             "recipe": self.recipe.to_dict(),  # type: ignore[union-attr]
             "metric_config": self.metric_config.to_dict(),
