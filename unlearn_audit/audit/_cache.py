@@ -9,13 +9,18 @@ Layout under the cache root (default ``./.unlearn-audit-cache``)::
 An entry exists only once its metadata file does: weights are written first, then the metadata, each to a temp
 file in the same folder and ``os.replace`` d into place, so an interrupted run never leaves a half-written entry.
 The metadata carries SHA-256 checksums of the payload and of the weights file; an entry whose checksums do not
-match (or whose files do not parse) is deleted and recomputed. Computing an artefact holds a ``filelock`` on its
-key, and the entry is looked up again under the lock, so several processes (pytest-xdist workers) sharing the
-cache compute each artefact once.
+match, whose files do not parse, or that its caller's ``validate`` rejects (weights of another architecture) is
+deleted and recomputed, with one warning naming the entry and the file at fault. Weights are only ever read with
+safetensors or ``torch.load(weights_only=True)``: a pickle placed in the cache never runs code. Computing an
+artefact holds a ``filelock`` on its key, and the entry is looked up again under the lock, so several processes
+(pytest-xdist workers) sharing the cache compute each artefact once. The metadata also records the versions that
+wrote it; its modification time is refreshed on every hit (the "last used" time ``unlearn-audit cache prune``
+goes by).
 """
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import hashlib
 import inspect
@@ -32,7 +37,8 @@ from torch import nn
 
 from .._json import jsonable
 
-__all__ = ["Cache", "Entry", "cache_key", "state_hash", "source_identity", "code_fingerprint"]
+__all__ = ["Cache", "Entry", "cache_key", "state_hash", "source_identity", "code_fingerprint", "writer_versions",
+           "LAYOUT_VERSION"]
 
 log = logging.getLogger("unlearn_audit.cache")
 
@@ -58,6 +64,15 @@ def state_hash(obj: nn.Module | Mapping[str, torch.Tensor]) -> str:
         h.update(f"{name}:{t.dtype}:{tuple(t.shape)};".encode())
         h.update(t.reshape(-1).view(torch.uint8).numpy().tobytes())
     return h.hexdigest()
+
+
+@functools.lru_cache(maxsize=1)
+def writer_versions() -> dict[str, str | None]:
+    """The versions recorded in every entry written by this process (``unlearn-audit`` and ``torch``)."""
+    from ._environment import package_versions
+
+    versions = package_versions()
+    return {"unlearn-audit": versions["unlearn-audit"], "torch": versions["torch"]}
 
 
 def _sha_text(text: str) -> str:
@@ -199,34 +214,50 @@ class Cache:
     # ------------------------------------------------------------------ read / write
     def _discard(self, kind: str, key: str, why: str) -> None:
         base = self._base(kind, key)
-        log.warning("unlearn-audit cache: discarding corrupt entry %s/%s (%s); it will be recomputed", kind, key, why)
+        log.warning("unlearn-audit cache: discarding corrupt entry %s/%s in %s (%s); it will be recomputed", kind,
+                    key, base.parent, why)
         for suffix in (".json", ".safetensors", ".pt"):
             base.with_name(base.name + suffix).unlink(missing_ok=True)
         self.recovered.append(key)
 
-    def _read(self, kind: str, key: str, *, count: bool = True) -> Entry | None:
+    def _read(self, kind: str, key: str, *, count: bool = True,
+              validate: Callable[[Entry], str | None] | None = None) -> Entry | None:
         base = self._base(kind, key)
         meta_path = base.with_name(base.name + ".json")
         if not meta_path.exists():
             return None
         try:
-            meta = json.loads(meta_path.read_text(encoding="utf-8"))
-            payload = meta["payload"]
+            try:
+                meta = json.loads(meta_path.read_text(encoding="utf-8"))
+                payload = meta["payload"]
+            except Exception as exc:  # noqa: BLE001
+                raise ValueError(f"{meta_path.name} does not parse: {type(exc).__name__}: {exc}") from None
             if meta.get("key") != key or meta.get("payload_sha256") != _sha_text(json.dumps(payload, sort_keys=True)):
-                raise ValueError("payload checksum mismatch")
+                raise ValueError(f"{meta_path.name}: payload checksum mismatch")
             state = None
             if meta.get("weights") is not None:
                 wpath = base.with_name(base.name + meta["weights"]["suffix"])
                 if not wpath.exists():
-                    raise ValueError("weights file missing")
+                    raise ValueError(f"{wpath.name}: weights file missing")
                 if _file_sha(wpath) != meta["weights"]["sha256"]:
-                    raise ValueError("weights checksum mismatch")
-                state = _load_state(wpath)
+                    raise ValueError(f"{wpath.name}: weights checksum mismatch")
+                try:
+                    state = _load_state(wpath)
+                except Exception as exc:  # noqa: BLE001 - e.g. an unpickling refused by weights_only
+                    raise ValueError(f"{wpath.name} could not be loaded safely: {type(exc).__name__}: "
+                                     f"{str(exc).splitlines()[0] if str(exc) else ''}") from None
+            entry = Entry(payload=payload, state=state)
+            why = validate(entry) if validate is not None else None
+            if why:
+                raise ValueError(f"{base.name}{meta['weights']['suffix'] if meta.get('weights') else '.json'}: {why}")
         except Exception as exc:  # noqa: BLE001 - any unreadable entry is treated as corrupt
             if count:
-                self._discard(kind, key, f"{type(exc).__name__}: {exc}")
+                self._discard(kind, key, str(exc))
             return None
-        return Entry(payload=payload, state=state)
+        if count:
+            with contextlib.suppress(OSError):  # last used (a read-only cache still works)
+                os.utime(meta_path)
+        return entry
 
     def _write(self, kind: str, key: str, entry: Entry) -> None:
         base = self._base(kind, key)
@@ -238,30 +269,28 @@ class Cache:
             weights = {"suffix": suffix, "sha256": _file_sha(wpath)}
         payload = jsonable(entry.payload)
         meta = {"key": key, "kind": kind, "layout": LAYOUT_VERSION, "weights": weights, "payload": payload,
-                "payload_sha256": _sha_text(json.dumps(payload, sort_keys=True))}
+                "payload_sha256": _sha_text(json.dumps(payload, sort_keys=True)), "versions": writer_versions()}
         meta_path = base.with_name(base.name + ".json")
         text = json.dumps(meta, indent=1)
         _atomic_write_bytes(meta_path, lambda p: p.write_text(text, encoding="utf-8"))
 
     # ------------------------------------------------------------------ the one entry point
-    def fetch(self, kind: str, key: str | None, compute: Callable[[], Entry]) -> tuple[Entry, bool]:
+    def fetch(self, kind: str, key: str | None, compute: Callable[[], Entry], *,
+              validate: Callable[[Entry], str | None] | None = None) -> tuple[Entry, bool]:
         """``(entry, cached)``: the stored entry, or ``compute()`` stored under ``key`` (once across processes).
 
         ``key=None`` (something uncachable) or a disabled cache computes without storing. An exception in
-        ``compute`` propagates and stores nothing.
+        ``compute`` propagates and stores nothing. ``validate(entry)`` returns why a stored entry is unusable
+        (e.g. weights of another shape), or ``None``; an unusable entry is discarded and recomputed.
         """
         if not self.enabled or key is None:
             return compute(), False
-        entry = self._read(kind, key)
+        entry = self._read(kind, key, validate=validate)
         if entry is not None:
             self.hits += 1
             return entry, True
-        from filelock import FileLock
-
-        lock_path = self._lock_path(key)
-        lock_path.parent.mkdir(parents=True, exist_ok=True)
-        with FileLock(str(lock_path)):
-            entry = self._read(kind, key)
+        with self._locked(key):
+            entry = self._read(kind, key, validate=validate)
             if entry is not None:
                 self.hits += 1
                 return entry, True
@@ -269,6 +298,28 @@ class Cache:
             entry = compute()
             self._write(kind, key, entry)
         return entry, False
+
+    @contextlib.contextmanager
+    def _locked(self, key: str) -> Iterator[None]:
+        """Hold the key's file lock. A lock path that is not a file (a folder) is removed when empty, else the
+        artefact is computed without the lock; either way one warning names it."""
+        from filelock import FileLock
+
+        lock_path = self._lock_path(key)
+        lock_path.parent.mkdir(parents=True, exist_ok=True)
+        if lock_path.is_dir():
+            try:
+                lock_path.rmdir()
+                log.warning("unlearn-audit cache: the lock path %s was a folder, not a lock file; removed it",
+                            lock_path)
+            except OSError:
+                log.warning("unlearn-audit cache: the lock path %s is a folder that is not empty, so this artefact "
+                            "is computed without a lock (another process may compute it too); remove the folder",
+                            lock_path)
+                yield
+                return
+        with FileLock(str(lock_path)):
+            yield
 
     def entries(self, kind: str | None = None) -> Iterator[Path]:
         """Metadata files of the stored entries (for tests and housekeeping)."""

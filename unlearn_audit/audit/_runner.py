@@ -149,6 +149,11 @@ class _Runner:
             parts.append("parameter dtypes differ")
         return ", ".join(parts)
 
+    def _check_weights(self, entry: Entry) -> str | None:
+        """Why cached weights do not fit model_factory's architecture (``None`` when they do)."""
+        diff = self._arch_diff(entry.state or {})
+        return f"weights of another architecture than model_factory's ({diff})" if diff else None
+
     def _original_key(self) -> str | None:
         given = self.spec.original
         if given is not None:
@@ -185,7 +190,7 @@ class _Runner:
                 trained["model"] = m
                 return Entry(payload={"seconds": time.perf_counter() - t0}, state=m.state_dict())
 
-            entry, cached = self.cache.fetch("model", self.original_key, compute)
+            entry, cached = self.cache.fetch("model", self.original_key, compute, validate=self._check_weights)
             model = trained.get("model") or self._from_state(entry.state, seed)
             self.original_seconds, self.original_cached = float(entry.payload.get("seconds", 0.0)), cached
         model = model.to(self.device).eval()
@@ -311,7 +316,7 @@ class _Runner:
                 produced["model"] = model
                 return Entry(payload=info, state=model.state_dict())
 
-            entry, cached = self.cache.fetch("model", model_key, compute)
+            entry, cached = self.cache.fetch("model", model_key, compute, validate=self._check_weights)
             model = produced.get("model") or self._from_state(entry.state, seed)
             return model, {**entry.payload, "cached": cached}
 
