@@ -5,6 +5,7 @@
     unlearn-audit demo [--out DIR] [--profile ci] [--strict]      # the embedded colored_digits audit
     unlearn-audit run MODULE:ATTR [--out DIR] [--strict]            # an AuditSpec built in your code
     unlearn-audit report results.json [--html [PATH]] [--checklist [PATH]] [--strict]
+    unlearn-audit cache info|prune|clear [--cache-dir DIR]               # see / prune / clear the cache
 
 ``demo`` and ``run`` write ``report.json``, ``report.html`` and ``checklist.md`` into ``--out`` (default
 ``./unlearn-audit-report``) and print the table. Exit status: 0 (also when checks fail, unless ``--strict``),
@@ -278,6 +279,9 @@ def build_parser() -> argparse.ArgumentParser:
                      help="write the Markdown compliance checklist (default: checklist.md beside RESULTS)")
     rep.add_argument("--strict", action="store_true", help="exit with status 1 when the verdict is FAIL")
     rep.set_defaults(func=_cmd_report)
+    from unlearn_audit.audit._cache_admin import add_cache_command
+
+    add_cache_command(sub)
     return parser
 
 
@@ -291,7 +295,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"unlearn-audit: error: {exc}", file=sys.stderr)
         return 2
     except (TypeError, ValueError) as exc:
-        if type(exc).__name__ == "ThresholdError" or str(exc).startswith("AuditSpec."):
+        if type(exc).__name__ in ("ThresholdError", "CacheAdminError") or str(exc).startswith("AuditSpec."):
             print(f"unlearn-audit: error: {exc}", file=sys.stderr)
             return 2
         raise
