@@ -155,8 +155,8 @@ class AuditSession:
             raise pytest.UsageError(self._where(str(exc))) from None
         try:
             self.report = run_audit(spec, progress=False)
-        except ValueError as exc:  # checks made when the audit starts (e.g. a method a worker cannot import)
-            if not str(exc).startswith("AuditSpec."):
+        except (TypeError, ValueError) as exc:  # checks made when the audit starts (what model_factory returns,
+            if not str(exc).startswith("AuditSpec."):  # a method a worker process cannot import, ...)
                 raise
             raise pytest.UsageError(self._where(str(exc))) from None
         return self.report
@@ -221,6 +221,7 @@ class AuditSession:
         """With ``--unlearn-audit``: append one item per check id (plus ``runs``, and ``other_checks`` when the
         user overrides ``unlearn_thresholds``)."""
         if not self.settings.collect.value:
+            check_fixture_scopes(items)
             return
         from unlearn_audit._device import configure_threads
 
@@ -238,6 +239,7 @@ class AuditSession:
         collector.ihook.pytest_collectreport(report=report)
         if report.passed:
             items.extend(report.result)
+        check_fixture_scopes(items)
 
     def run_check(self, item: pytest.Item, check_id: str, report: "AuditReport") -> None:
         """The body of ``unlearn_audit::<check_id>``."""
@@ -315,6 +317,36 @@ class AuditSession:
                                 f"(inconclusive gates as {self.report.inconclusive_policy.upper()}):"))
         if written:
             terminalreporter.write_line(f"unlearn-audit {written}")
+
+
+def check_fixture_scopes(items: list[pytest.Item]) -> None:
+    """A user fixture the audit is built from must be session-scoped: the audit is computed once per session.
+
+    Raises:
+        pytest.UsageError: naming the fixture, its scope and where it is defined (instead of pytest's bare
+            ``ScopeMismatch`` when the audit is set up).
+    """
+    __tracebackhide__ = True
+    seen: set[int] = set()
+    for item in items:
+        info = getattr(item, "_fixtureinfo", None)
+        if info is None or "unlearn_audit" not in info.names_closure:
+            continue
+        for name in USER_FIXTURES:
+            defs = info.name2fixturedefs.get(name) or ()
+            if not defs or id(defs[-1]) in seen:
+                continue
+            fixturedef = defs[-1]
+            seen.add(id(fixturedef))
+            scope = getattr(fixturedef, "scope", "session")
+            if scope == "session":
+                continue
+            code = getattr(getattr(fixturedef, "func", None), "__code__", None)
+            where = f" (defined in {code.co_filename}:{code.co_firstlineno})" if code is not None else ""
+            raise pytest.UsageError(
+                f"fixture {name} is {scope}-scoped{where}, but the audit is computed once per session from it, "
+                f"so pytest cannot give it to the session-scoped unlearn_audit fixture (a ScopeMismatch). Define "
+                f"it with @pytest.fixture(scope=\"session\"); a fixture it uses must be session-scoped too.")
 
 
 def _record(item: pytest.Item, findings: list["Finding"], ids: dict[str, str]) -> None:

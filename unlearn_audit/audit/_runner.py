@@ -158,6 +158,9 @@ class _Runner:
         given = self.spec.original
         if given is not None:
             state = given.state_dict() if isinstance(given, nn.Module) else dict(given)
+            diff = self._arch_diff(state)
+            if diff:  # before anything touches the cache folder
+                raise ValueError(f"AuditSpec.original: does not fit model_factory's architecture ({diff})")
             return self._key(artefact="original", provided=state_hash(state))
         return self._key(artefact="original", seed=self.spec.seeds[0], code=code_fingerprint("training"))
 
@@ -175,10 +178,7 @@ class _Runner:
         if given is not None:
             state = given.state_dict() if isinstance(given, nn.Module) else dict(given)
             model = self._fresh(seed)
-            diff = self._arch_diff(state)
-            if diff:
-                raise ValueError(f"AuditSpec.original: does not fit model_factory's architecture ({diff})")
-            model.load_state_dict(state)
+            model.load_state_dict(state)  # its architecture was checked by _original_key
             self.original_seconds, self.original_cached = 0.0, False
         else:
             trained: dict[str, nn.Module] = {}

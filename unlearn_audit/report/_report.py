@@ -22,6 +22,26 @@ READABLE_VERSIONS = (1, 2)
 Role = Literal["original", "reference", "method", "user"]
 
 
+def _parse_list(d: dict[str, Any], key: str, parse: Any) -> list[Any]:
+    """``[parse(x) for x in d[key]]`` with errors naming the entry (``rows[3]``, ``findings[0].status``)."""
+    items = d.get(key, [])
+    if not isinstance(items, list):
+        raise ValueError(f"report: {key}: expected a list, got {type(items).__name__}")
+    out = []
+    for i, item in enumerate(items):
+        where = f"report: {key}[{i}]"
+        if not isinstance(item, dict):
+            raise ValueError(f"{where}: expected an object, got {type(item).__name__}")
+        if key == "findings" and item.get("status") not in {s.value for s in Status}:
+            raise ValueError(f"{where}.status: {item.get('status')!r} is not one of "
+                             f"{', '.join(s.value for s in Status)}")
+        try:
+            out.append(parse(item))
+        except (TypeError, ValueError, KeyError) as exc:
+            raise ValueError(f"{where}: {type(exc).__name__}: {exc}") from None
+    return out
+
+
 def atomic_write_text(path: str | os.PathLike, text: str) -> Path:
     """Write ``text`` to ``path`` via a temp file in the same folder and ``os.replace``: never half-written."""
     path = Path(path)
@@ -231,8 +251,8 @@ class AuditReport:
         if version not in READABLE_VERSIONS:
             raise ValueError(f"report: schema_version {version!r} is not supported (this version reads "
                              f"{', '.join(map(str, READABLE_VERSIONS))}; it writes {SCHEMA_VERSION})")
-        return cls(rows=[ModelRecord.from_dict(r) for r in d.get("rows", [])],
-                   findings=[Finding.from_dict(f) for f in d.get("findings", [])], data=d.get("data", {}),
+        return cls(rows=_parse_list(d, "rows", ModelRecord.from_dict),
+                   findings=_parse_list(d, "findings", Finding.from_dict), data=d.get("data", {}),
                    environment=d.get("environment", {}), config=d.get("config", {}),
                    uncertainty=d.get("uncertainty", {}), user_method=d.get("user_method"), created=d.get("created", ""), schema_version=version)
 
@@ -245,9 +265,23 @@ class AuditReport:
 
     @classmethod
     def from_json(cls, path_or_text: str | os.PathLike) -> "AuditReport":
+        """Read a report written by ``to_json`` (a path or the JSON text).
+
+        Raises:
+            ValueError: not JSON (e.g. a truncated file: the message gives the line and column), another schema
+                version, or an entry that is not a valid row / finding (the message names it, e.g.
+                ``report: findings[2].status: 'MAYBE' is not one of PASS, WARN, FAIL, ...``).
+        """
         p = Path(path_or_text)
         text = p.read_text(encoding="utf-8") if not str(path_or_text).lstrip().startswith("{") else str(path_or_text)
-        return cls.from_dict(json.loads(text))
+        try:
+            d = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise ValueError(f"report: not valid JSON (truncated or hand-edited?): {exc.msg} at line {exc.lineno}, "
+                             f"column {exc.colno}") from None
+        if not isinstance(d, dict):
+            raise ValueError(f"report: expected a JSON object at the top level, got {type(d).__name__}")
+        return cls.from_dict(d)
 
     # ------------------------------------------------------------------ rendering (implemented elsewhere)
     def __rich__(self) -> Any:
