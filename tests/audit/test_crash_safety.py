@@ -190,7 +190,7 @@ def test_a_malicious_pickle_in_the_cache_is_refused_and_recomputed(tmp_path, mon
     base = cache._base("model", key)
     base.parent.mkdir(parents=True)
     weights = base.with_name(base.name + ".pt")
-    weights.write_bytes(pickle.dumps({"w": _Evil()}))
+    weights.write_bytes(pickle.dumps({"w": _Evil()}, protocol=2))
     payload = {"seconds": 1.0}
     meta = {"key": key, "kind": "model", "layout": "v1", "payload": payload,
             "weights": {"suffix": ".pt", "sha256": hashlib.sha256(weights.read_bytes()).hexdigest()},
