@@ -185,6 +185,7 @@ def test_cli_bad_input(argv, fragment, tmp_path, monkeypatch, capsys):
 @pytest.mark.parametrize("argv, fragment", [
     (["demo", "--seeds", "a,b"], "argument --seeds: 'a,b' is not a comma-separated list of ints"),
     (["demo", "--formats", "pdf"], "argument --formats: 'pdf' is not a comma-separated subset"),
+    (["run", "m:spec", "--method-timeout", "0"], "argument --method-timeout: '0': the time limit must be > 0"),
     (["cache", "prune", "--max-size", "lots"], "argument --max-size: 'lots' is not a size"),
     (["cache", "prune", "--older-than", "-2"], "argument --older-than: '-2': the number of days must be >= 0"),
 ])

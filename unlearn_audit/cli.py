@@ -162,6 +162,16 @@ def _seeds(text: str) -> tuple[int, ...]:
         raise argparse.ArgumentTypeError(f"{text!r} is not a comma-separated list of ints") from None
 
 
+def _seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"{text!r}: the time limit must be > 0 seconds")
+    return value
+
+
 def _methods(text: str) -> Any:
     value = text.strip()
     return value if value in ("default", "all", "none") else [m.strip() for m in value.split(",") if m.strip()]
@@ -179,7 +189,7 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     from unlearn_audit.audit import run_audit
 
     overrides: dict[str, Any] = {"profile": args.profile}
-    for key in ("methods", "seeds", "device"):
+    for key in ("methods", "seeds", "device", "method_timeout"):
         if getattr(args, key) is not None:
             overrides[key] = getattr(args, key)
     if args.no_cache:
@@ -195,6 +205,8 @@ def _cmd_run(args: argparse.Namespace) -> int:
 
     spec = load_spec(args.target)
     changes: dict[str, Any] = {}
+    if args.method_timeout is not None:
+        changes["method_timeout"] = args.method_timeout
     if args.no_cache:
         changes["cache_dir"] = False
     elif args.cache_dir is not None:
@@ -249,6 +261,9 @@ def build_parser() -> argparse.ArgumentParser:
                        help="cache folder (default ./.unlearn-audit-cache)")
         p.add_argument("--no-cache", action="store_true", help="do not read or write the cache")
         p.add_argument("--no-progress", action="store_true", help="no progress bar")
+        p.add_argument("--method-timeout", type=_seconds, default=None, metavar="SECONDS",
+                       help="time limit of each method; a method still running then is stopped and recorded as "
+                            "failed (methods then run in worker processes; default: no limit)")
 
     demo = sub.add_parser("demo", help="audit an example method on the embedded colored_digits data",
                           description="Audit an example unlearning function (fine-tuning) on colored_digits against "

@@ -167,3 +167,23 @@ def test_real_demo(tmp_path):
     assert proc.returncode == 0, proc.stderr
     assert "verdict:" in proc.stdout
     assert {p.name for p in Path(out).iterdir()} == {"report.json", "report.html", "checklist.md"}
+
+
+def test_method_timeout_option_reaches_the_spec(spec_file, monkeypatch):
+    import unlearn_audit.audit
+
+    seen = []
+
+    class Stop(Exception):
+        pass
+
+    def fake_run_audit(spec, **kw):
+        seen.append(spec.method_timeout)
+        raise Stop
+
+    monkeypatch.setattr(unlearn_audit.audit, "run_audit", fake_run_audit)
+    with pytest.raises(Stop):
+        cli.main(["run", f"{spec_file}:spec", "--method-timeout", "90", "--no-progress"])
+    with pytest.raises(Stop):
+        cli.main(["run", f"{spec_file}:spec", "--no-progress"])
+    assert seen == [90.0, None]
