@@ -150,3 +150,17 @@ def test_call_method_contract(digits_data, digits_original):
         call_method(lambda m, c: (_ for _ in ()).throw(KeyboardInterrupt), model, ctx, guard=None)
     with pytest.raises(MethodFailure, match="raised GeneratorExit"):
         call_method(lambda m, c: (_ for _ in ()).throw(GeneratorExit), model, ctx, guard=None)
+
+
+def test_cluster_ids_are_guarded_too(digits_data):
+    import unlearn_audit as ua
+
+    n = len(digits_data.train)
+    data = ua.AuditData(train=digits_data.train, test=digits_data.test, forget_idx=digits_data.forget_idx,
+                        clusters={"train": torch.arange(n) // 2})
+    guard = DataGuard(data)
+    ids = data._clusters["train"]
+    before = ids.clone()
+    ids[:4] = 0
+    assert guard.check_and_restore() == ["the cluster ids of train (AuditData.clusters)"]
+    assert torch.equal(data._clusters["train"], before)

@@ -49,6 +49,13 @@ class _Slot:
     expected: Callable[[], torch.Tensor]
 
 
+def _live(slot: _Slot) -> Any:
+    """The tensor ``slot`` guards as it is now (an attribute, or a dict item such as a split's cluster ids)."""
+    if isinstance(slot.holder, dict):
+        return slot.holder.get(slot.attr)
+    return getattr(slot.holder, slot.attr)
+
+
 def _restore(slot: _Slot) -> None:
     want = slot.expected()
     t = slot.tensor
@@ -56,8 +63,11 @@ def _restore(slot: _Slot) -> None:
         if t.shape != want.shape:
             t.resize_(want.shape)
         t.copy_(want)
-    if getattr(slot.holder, slot.attr) is not t:
-        object.__setattr__(slot.holder, slot.attr, t)
+    if _live(slot) is not t:
+        if isinstance(slot.holder, dict):
+            slot.holder[slot.attr] = t
+        else:
+            object.__setattr__(slot.holder, slot.attr, t)
 
 
 class DataGuard:
@@ -81,6 +91,10 @@ class DataGuard:
                 self._add(f"ctx.data.{name}.{f}", ds, f, pristine[name][f])
         self._add("ctx.data.forget_idx", data, "forget_idx", self._pristine_idx[0])
         self._add("the retain indices (ctx.data.retain_idx)", data, "retain_idx", self._pristine_idx[1])
+        clusters = getattr(data, "_clusters", None) or {}  # AuditData(clusters=...): cluster ids per split
+        for name, ids in clusters.items():
+            if isinstance(ids, torch.Tensor):
+                self._add(f"the cluster ids of {name} (AuditData.clusters)", clusters, name, ids.detach().clone())
         train = pristine["train"]
         for name, idx in (("forget", self._pristine_idx[0]), ("retain", self._pristine_idx[1])):
             derived = getattr(data, name)  # cached on the data: ctx.forget / ctx.retain are these on the CPU
@@ -89,17 +103,19 @@ class DataGuard:
                           lambda f=f, idx=idx: train[f].index_select(0, idx.to(train[f].device)))
 
     def _add(self, label: str, holder: Any, attr: str, expected: torch.Tensor | Callable[[], torch.Tensor]) -> None:
-        if getattr(holder, attr, None) is None:
-            return
         want = expected if callable(expected) else (lambda t=expected: t)
-        tensor = holder.__dict__[attr] if attr in getattr(holder, "__dict__", {}) else getattr(holder, attr)
-        self._slots.append(_Slot(label, holder, attr, tensor, want))
+        slot = _Slot(label, holder, attr, torch.empty(0), want)
+        tensor = _live(slot)
+        if tensor is None:
+            return
+        slot.tensor = tensor
+        self._slots.append(slot)
 
     def changed(self) -> list[_Slot]:
         """The guarded tensors that differ from (or were replaced since) the pristine copy."""
         out = []
         for slot in self._slots:
-            live = getattr(slot.holder, slot.attr)
+            live = _live(slot)
             if live is not slot.tensor or not _same(live, slot.expected()):
                 out.append(slot)
         return out
