@@ -60,22 +60,31 @@ def main() -> None:
         cache.fetch("model", KEY, lambda: Entry(payload={"v": 1}, state={"w": torch.ones(3)}))
 
 
-STAGES = ("original", "reference", "user")
-#: not a simple value, so the cache's source identity of the patched fit ignores it (keys stay the same)
-STATE: dict = {"trained": []}
+#: not a simple value once set up (it holds a Path), so the cache's source identity of the patched fits ignores it
+STATE: dict = {}
 
 
-def counting_fit(model, dataset, recipe, **kw):
-    """``fit`` that logs each training (and kills the process at the requested stage)."""
+def counting_fit(stage, model, dataset, recipe, **kw):
+    """``fit`` that logs each training with what it trains (and kills the process at the requested stage)."""
     import signal
 
-    stage = STAGES[min(len(STATE["trained"]), len(STAGES) - 1)]  # this process trains them in this order
-    STATE["trained"].append(stage)
     if STATE["kill_at"] == stage:
         os.kill(os.getpid(), signal.SIGKILL)
     with open(STATE["log"], "a") as fh:
         fh.write(f"{os.getpid()} {stage}\n")
     return STATE["fit"](model, dataset, recipe, **kw)
+
+
+def fit_original(model, dataset, recipe, **kw):  # the runner trains the original
+    return counting_fit("original", model, dataset, recipe, **kw)
+
+
+def fit_reference(model, dataset, recipe, **kw):  # the retrain reference
+    return counting_fit("reference", model, dataset, recipe, **kw)
+
+
+def fit_user(model, dataset, recipe, **kw):  # the user's one-epoch fine-tune imports training.fit
+    return counting_fit("user", model, dataset, recipe, **kw)
 
 
 def audit(argv: list[str]) -> None:
@@ -101,8 +110,7 @@ def audit(argv: list[str]) -> None:
     from unlearn_audit.training import TrainRecipe
 
     STATE.update(log=log, kill_at=kill_at, fit=training.fit)
-    for mod in (runner, retrain, training):
-        mod.fit = counting_fit  # type: ignore[attr-defined]
+    runner.fit, retrain.fit, training.fit = fit_original, fit_reference, fit_user  # type: ignore[attr-defined]
     if kill_at == "report":
         real_replace = os.replace
 

@@ -33,6 +33,12 @@ def poisons_in_the_worker(model, ctx):
     return model
 
 
+def other_architecture(model, ctx):
+    from unlearn_audit.models import SmallConvNet
+
+    return SmallConvNet(2, width=4)
+
+
 def four_args(net, retain_loader, forget_loader, val_loader):
     return net
 
@@ -79,7 +85,9 @@ def test_a_method_within_the_limit_runs_in_a_worker(make_spec, warm_cache, digit
 
 @pytest.mark.parametrize("fn, reason", [
     (dies, "the worker process ended with exit status 7 without a result"),
-    (poisons_in_the_worker, "changed the audit data in place (ctx.retain.x"),
+    pytest.param(poisons_in_the_worker, "changed the audit data in place (ctx.retain.x", marks=pytest.mark.slow),
+    pytest.param(other_architecture, "returned a model of another architecture than model_factory's (shape",
+                 marks=pytest.mark.slow),
 ])
 def test_failures_inside_the_worker(make_spec, warm_cache, digits_original, fn, reason):
     report = run_audit(make_spec(unlearn_fn=fn, original=digits_original, cache_dir=warm_cache, method_timeout=120),

@@ -229,6 +229,7 @@ class _Runner:
         t0 = time.perf_counter()
         failure: MethodFailure | None = None
         out: nn.Module | None = None
+        state: dict[str, torch.Tensor] | None = None  # what a worker process returned
         try:
             if self.spec.method_timeout is None:
                 out = call_method(method, model, ctx, guard=self.guard)
@@ -237,10 +238,6 @@ class _Runner:
                 state, log, seconds = run_step_isolated(method=self._portable[method.name], model=model, ctx=ctx,
                                                         model_factory=self.spec.model_factory,
                                                         timeout=self.spec.method_timeout)
-                diff = self._arch_diff(state)
-                if diff:
-                    raise MethodFailure(f"returned a model of another architecture than model_factory's ({diff})")
-                out = self._from_state(state, seed)
         except MethodFailure as exc:
             failure = exc
         finally:  # also on KeyboardInterrupt: never leave the original changed
@@ -255,10 +252,11 @@ class _Runner:
                                 f"a method must modify and return the copy it is given, never the original")
         if failure is not None:
             raise failure
-        assert out is not None
-        diff = self._arch_diff(out.state_dict())
+        diff = self._arch_diff(state if out is None else out.state_dict())
         if diff:
             raise MethodFailure(f"returned a model of another architecture than model_factory's ({diff})")
+        if out is None:
+            out = self._from_state(state, seed)
         return out.to(self.device).eval(), {"seconds": seconds, "log": jsonable(log)}
 
     def _restore_original(self, given: nn.Module | None) -> None:
