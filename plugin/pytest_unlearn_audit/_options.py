@@ -5,7 +5,8 @@ remembers where it came from (``Resolved.source``), so a bad value raises a ``py
 its origin, e.g. ``--unlearn-seeds: 'a,b' is not a comma-separated list of ints`` or
 ``ini unlearn_audit_profile: 'fast' is not one of smoke, ci, full``.
 
-Nothing here imports torch or the library: values are checked for syntax only; names that need the library
+Nothing here imports torch or the library's heavy parts (only the torch-free registry of report formats):
+values are checked for syntax only; names that need the library
 (method names, threshold strings) are checked when the audit is built (``_session``).
 """
 
@@ -19,6 +20,8 @@ from typing import Any, Callable, Generic, TypeVar
 
 import pytest
 
+from unlearn_audit.report._formats import FORMAT_NAMES as REPORT_FORMATS, parse_formats
+
 __all__ = ["SETTINGS", "PROFILE_NAMES", "REPORT_FORMATS", "Resolved", "Settings", "Setting", "addoption",
            "resolve_settings"]
 
@@ -26,7 +29,6 @@ T = TypeVar("T")
 
 PROFILE_NAMES = ("smoke", "ci", "full")
 DEFAULT_PROFILE = "ci"
-REPORT_FORMATS = ("json", "html", "md")
 DEFAULT_CACHE_DIR = ".unlearn-audit-cache"
 INCONCLUSIVE_POLICIES = ("warn", "fail", "pass")    # as unlearn_audit.report.INCONCLUSIVE_POLICIES (torch-free copy)
 MIN_BOOTSTRAP = 100
@@ -88,11 +90,10 @@ def _device(text: str) -> str:
 
 
 def _formats(text: str) -> tuple[str, ...]:
-    parts = tuple(p.strip().lower() for p in text.split(",") if p.strip())
-    unknown = [p for p in parts if p not in REPORT_FORMATS]
-    if not parts or unknown:
-        raise _Bad(f"{text!r} is not a comma-separated subset of {','.join(REPORT_FORMATS)}")
-    return tuple(dict.fromkeys(parts))
+    try:
+        return parse_formats(text)
+    except ValueError as exc:
+        raise _Bad(str(exc)) from None
 
 
 def _path_or_none(text: str) -> str | None:

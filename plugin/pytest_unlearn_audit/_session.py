@@ -39,7 +39,6 @@ WORKER_OUTPUT_KEY = "unlearn_audit_report"
 RUNS_ID = "runs"                      # the library's finding for "the user's method ran" (check="runs")
 OTHER_ID = "other_checks"             # checks only the unlearn_thresholds fixture adds
 MIN_WIDTH = 120                       # the table's columns need it; narrower terminals wrap rather than truncate
-REPORT_FILES = {"json": "report.json", "html": "report.html", "md": "checklist.md"}   # as `unlearn-audit demo`
 USER_FIXTURES = ("unlearn_data", "unlearn_model_factory", "unlearn_fn", "unlearn_original", "unlearn_recipe",
                  "unlearn_thresholds")
 # AuditSpec field named in a library error -> where the plugin user set it
@@ -279,11 +278,9 @@ class AuditSession:
         directory = self.settings.report_dir.value
         if directory is None:
             return
-        writers = {"json": self.report.to_json, "html": self.report.to_html, "md": self.report.to_checklist}
-        for fmt in self.settings.report_formats.value:
-            path = Path(directory) / REPORT_FILES[fmt]
-            writers[fmt](path)
-            self.report_paths.append(path)
+        from unlearn_audit.report import write_reports
+
+        self.report_paths += write_reports(self.report, directory, self.settings.report_formats.value)
 
     def testnodedown(self, node: Any) -> None:
         """xdist controller: take the report a worker computed (they are identical: same spec, same cache)."""

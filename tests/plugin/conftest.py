@@ -34,6 +34,7 @@ import unlearn_audit.models
 import unlearn_audit.report._checklist
 import unlearn_audit.report._html
 import unlearn_audit.report._rich
+import unlearn_audit.report._table
 from unlearn_audit.methods import method_names
 from unlearn_audit.report import AuditReport, ModelRecord
 

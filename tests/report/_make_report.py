@@ -209,6 +209,6 @@ if __name__ == "__main__":  # pragma: no cover - manual look at the reports
     r.to_json(stem.with_suffix(".json"))
     r.to_html(stem.with_suffix(".html"))
     r.to_checklist(stem.with_suffix(".md"))
-    from unlearn_audit.report._rich import render_text
+    from unlearn_audit.report._rich import render_text  # noqa: F401
 
     print(render_text(r, width=120))

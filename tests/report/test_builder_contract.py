@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from unlearn_audit.metrics import METRIC_INFO, FairnessGap, ModelMetrics
-from unlearn_audit.report._rich import COLUMNS
+from unlearn_audit.report._table import COLUMNS
 
 from ._make_report import LAYERS, metrics_dict
 

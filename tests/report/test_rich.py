@@ -1,4 +1,4 @@
-"""The rich summary table: content, Δ and status, and readable plain text at width 120."""
+"""The terminal summary: content, Δ and status, and plain text that fits 80 and 120 columns."""
 
 from __future__ import annotations
 
@@ -9,7 +9,8 @@ import pytest
 from rich.console import Console
 
 from unlearn_audit.report import AuditReport, Finding, ModelRecord, Status
-from unlearn_audit.report._rich import COLUMNS, render_table, render_text, summary_rows
+from unlearn_audit.report._rich import render_table, render_text
+from unlearn_audit.report._table import COLUMNS, COMPACT_COLUMNS, summary_rows
 
 from ._make_report import make_report, metrics_dict
 
@@ -30,9 +31,49 @@ def test_plain_console_at_120_has_no_colour_and_fits(full_report):
         assert name in text
     for key in COLUMNS:
         assert key in text
-    assert "avg" in text and "gap" in text and "checks" in text
+    assert "gap" in text and "checks" in text
     assert "Unlearning audit: FAIL" in text
     assert "References: retrain, retrain+reweight" in text and "seeds 0, 1, 2" in text
+
+
+@pytest.mark.parametrize("width", [80, 120])
+def test_to_text_fits_the_width(full_report, width):
+    """No line is longer than the width; the model column and every compact metric stay visible."""
+    text = full_report.to_text(width=width)
+    assert max(len(line) for line in text.splitlines()) <= width
+    assert not ANSI.search(text)
+    for name in ("original", "retrain", "finetune", "scrub", "my_unlearn"):
+        assert name in text
+    header = next(line for line in text.splitlines() if line.startswith("model "))
+    for key in (COLUMNS if width >= 110 else COMPACT_COLUMNS):
+        assert key in header
+    assert ("WG" in header) is (width >= 110)
+    if width < 110:
+        assert "WG, FG, PGD" in " ".join(text.split())  # the hidden columns are named in the legend
+
+
+@pytest.mark.parametrize("width", [80, 120])
+def test_one_line_per_model_and_a_delta_line(full_report, width):
+    """Each model is one line (its values) and, when compared, one dimmed Δ line; no role line under every row."""
+    lines = full_report.to_text(width=width).splitlines()
+    row = next(i for i, line in enumerate(lines) if line.startswith("finetune"))
+    assert lines[row + 1].startswith("vs retrain") and "Δ" in lines[row + 1]
+    assert lines[row + 2].startswith("l1_sparse")
+    assert not any(line.strip() in ("suite method", "reference", "your method") for line in lines)
+
+
+def test_to_text_rejects_a_bad_width(full_report):
+    with pytest.raises(ValueError, match="width must be an int >= 60"):
+        full_report.to_text(width=20)
+
+
+def test_checks_list_the_users_method_and_say_why(full_report):
+    text = full_report.to_text(width=100)
+    block = text[text.index("Checks of my_unlearn"):]
+    for f in full_report.findings:
+        if f.model == "my_unlearn" and f.status is not Status.PASS:
+            assert f"{f.check} (my_unlearn):" in " ".join(block.split())
+    assert "checks of the comparison methods" in block
 
 
 def test_render_text_helper(full_report):
@@ -41,7 +82,7 @@ def test_render_text_helper(full_report):
     assert not ANSI.search(text)
     assert "★ my_unlearn" in text  # the user's method is marked, not only coloured
     assert "random_label (seed 0) failed: RuntimeError: CUDA error" in text  # failed model with its error
-    assert "FAILED" in text
+    assert "✗ failed" in text
     coloured = render_text(full_report, width=120, color=True)
     assert ANSI.search(coloured)
 
@@ -75,10 +116,9 @@ def test_cells_mean_std_delta(full_report):
     assert rows["random_label"].failed and rows["random_label"].cells["TA"].mean is None
 
 
-def test_single_seed_has_no_std():
+def test_single_seed_names_its_seed():
     report = make_report(seeds=(0,), findings=False)
     text = render_text(report)
-    assert not any(line.strip().startswith("±") for line in text.split("References:")[0].splitlines())
     assert "seed 0" in text
     assert not ANSI.search(text)
 
@@ -88,15 +128,16 @@ def test_legend_says_how_intervals_are_computed():
         return " ".join(render_text(report).split("References:")[1].split())
 
     text = legend(make_report(seeds=(0,)))
-    assert "confidence interval" in text and "? inconclusive" in text
-    assert "±std over seeds" in legend(make_report(seeds=(0, 1, 2)))
+    assert "? inconclusive" in text and "Avg. Gap (De Min et al. 2025)" in text
+    assert "means over seeds 0, 1, 2" in legend(make_report(seeds=(0, 1, 2)))
+    assert "confidence intervals" in render_text(make_report(seeds=(0,)))
 
 
 def test_findings_table_shows_each_interval_and_decision(full_report):
     text = render_text(full_report, width=160)
-    block = text[text.index("Checks (95% confidence intervals)"):]
+    block = text[text.index("Checks of my_unlearn (95% confidence intervals)"):]
     for f in full_report.findings:
-        if f.lo is not None:
+        if f.lo is not None and f.model == "my_unlearn":
             assert f.check in block
     assert "INCONCLUSIVE" in block and "FAIL" in block
 
@@ -109,7 +150,7 @@ def test_not_applicable_and_partial_failure():
     assert rows["finetune"].cells["PGD"].mean is None and "disabled" in rows["finetune"].cells["PGD"].not_applicable
     assert not rows["salun"].failed and rows["salun"].failures == [(1, "boom")]
     text = render_text(report)
-    assert "n/a" in text and "1 seed(s) FAILED" in text and "salun (seed 1) failed: boom" in text
+    assert "n/a" in text and "salun (seed 1) failed: boom" in text
 
 
 def test_empty_and_minimal_reports_render():
@@ -123,9 +164,8 @@ def test_empty_and_minimal_reports_render():
 
 def test_fixed_width_table():
     report = make_report(seeds=(0,))
-    text = _plain(render_table(report, width=120), width=200)
-    table_lines = text.split("References:")[0].splitlines()
-    assert max(len(line) for line in table_lines) <= 120
+    text = _plain(render_table(report, width=120), width=120)
+    assert max(len(line) for line in text.splitlines()) <= 120
 
 
 @pytest.mark.parametrize(("key", "value", "expected"), [
@@ -137,6 +177,6 @@ def test_fixed_width_table():
     ("TA", float("nan"), "—"),
 ])
 def test_fmt_value_keeps_cells_short(key, value, expected):
-    from unlearn_audit.report._rich import fmt_value
+    from unlearn_audit.report._table import fmt_value
 
     assert fmt_value(key, value) == expected

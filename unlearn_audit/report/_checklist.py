@@ -13,7 +13,7 @@ import re
 from typing import TYPE_CHECKING, Any, Iterable
 
 from ._findings import Finding, Status
-from ._rich import (COLUMNS, GAP_KEYS, fmt_delta, fmt_number, metric_description, metric_direction, metric_label,
+from ._table import (COLUMNS, GAP_KEYS, fmt_delta, fmt_number, metric_description, metric_direction, metric_label,
                     references_of, seeds_of, summary_rows, verdict_line)
 
 if TYPE_CHECKING:  # pragma: no cover

@@ -17,7 +17,7 @@ import math
 from typing import TYPE_CHECKING, Any, Sequence
 
 from ._findings import Status
-from ._rich import (COLUMNS, GAP_KEYS, SummaryRow, fmt_number, metric_description, metric_direction, metric_label,
+from ._table import (COLUMNS, GAP_KEYS, SummaryRow, fmt_number, metric_description, metric_direction, metric_label,
                     references_of, seeds_of, summary_rows, verdict_line)
 
 if TYPE_CHECKING:  # pragma: no cover

@@ -22,14 +22,14 @@ READABLE_VERSIONS = (1, 2)
 Role = Literal["original", "reference", "method", "user"]
 
 
-def _parse_list(d: dict[str, Any], key: str, parse: Any) -> list[Any]:
+def _parse_list(d: dict[str, Any], key: str, parse: Any, source: str = "report") -> list[Any]:
     """``[parse(x) for x in d[key]]`` with errors naming the entry (``rows[3]``, ``findings[0].status``)."""
     items = d.get(key, [])
     if not isinstance(items, list):
-        raise ValueError(f"report: {key}: expected a list, got {type(items).__name__}")
+        raise ValueError(f"{source}: {key}: expected a list, got {type(items).__name__}")
     out = []
     for i, item in enumerate(items):
-        where = f"report: {key}[{i}]"
+        where = f"{source}: {key}[{i}]"
         if not isinstance(item, dict):
             raise ValueError(f"{where}: expected an object, got {type(item).__name__}")
         if key == "findings" and item.get("status") not in {s.value for s in Status}:
@@ -42,14 +42,23 @@ def _parse_list(d: dict[str, Any], key: str, parse: Any) -> list[Any]:
     return out
 
 
+def _file_mode() -> int:
+    """The mode a plain new file gets here: ``0o666`` less the umask (``0o644`` under the usual umask 022)."""
+    mask = os.umask(0)
+    os.umask(mask)
+    return 0o666 & ~mask
+
+
 def atomic_write_text(path: str | os.PathLike, text: str) -> Path:
-    """Write ``text`` to ``path`` via a temp file in the same folder and ``os.replace``: never half-written."""
+    """Write ``text`` to ``path`` via a temp file in the same folder and ``os.replace``: never half-written, and
+    readable like any file the user creates (``0o644`` under umask 022, not the temp file's private ``0o600``)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as fh:
             fh.write(text)
+        os.chmod(tmp, _file_mode())
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
@@ -246,15 +255,35 @@ class AuditReport:
                 "rows": [r.to_dict() for r in self.rows], "findings": [f.to_dict() for f in self.findings]}
 
     @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> "AuditReport":
+    def from_dict(cls, d: dict[str, Any], *, source: str = "report") -> "AuditReport":
+        """The report stored by ``to_dict``; ``source`` names it in errors.
+
+        Raises:
+            ValueError: not an object, an unsupported ``schema_version``, a field of the wrong type, or a stored
+                ``verdict`` / ``counts`` that its findings do not give (the file was edited by hand or is corrupt).
+        """
+        if not isinstance(d, dict):
+            raise ValueError(f"{source}: expected a JSON object (an unlearn-audit report), got {type(d).__name__}")
         version = d.get("schema_version")
         if version not in READABLE_VERSIONS:
-            raise ValueError(f"report: schema_version {version!r} is not supported (this version reads "
+            raise ValueError(f"{source}: schema_version {version!r} is not supported (this version reads "
                              f"{', '.join(map(str, READABLE_VERSIONS))}; it writes {SCHEMA_VERSION})")
-        return cls(rows=_parse_list(d, "rows", ModelRecord.from_dict),
-                   findings=_parse_list(d, "findings", Finding.from_dict), data=d.get("data", {}),
-                   environment=d.get("environment", {}), config=d.get("config", {}),
-                   uncertainty=d.get("uncertainty", {}), user_method=d.get("user_method"), created=d.get("created", ""), schema_version=version)
+        for key, kind in (("rows", list), ("findings", list), ("data", dict), ("environment", dict),
+                          ("config", dict), ("uncertainty", dict)):
+            if key in d and not isinstance(d[key], kind):
+                raise ValueError(f"{source}: field {key!r} should be a JSON {'array' if kind is list else 'object'}, "
+                                 f"got {type(d[key]).__name__}")
+        rows = _parse_list(d, "rows", ModelRecord.from_dict, source)
+        findings = _parse_list(d, "findings", Finding.from_dict, source)
+        report = cls(rows=rows, findings=findings, data=d.get("data", {}), environment=d.get("environment", {}),
+                     config=d.get("config", {}), uncertainty=d.get("uncertainty", {}),
+                     user_method=d.get("user_method"), created=d.get("created", ""), schema_version=version)
+        stored, counts = d.get("verdict"), d.get("counts")
+        if stored is not None and stored != report.verdict.value or counts is not None and counts != report.counts():
+            raise ValueError(f"{source}: its stored verdict ({stored}, counts {counts}) is not what its findings give "
+                             f"({report.verdict.value}, counts {report.counts()}): the file was edited by hand or is "
+                             f"corrupt; re-run the audit (or `unlearn-audit report`) to regenerate it")
+        return report
 
     def to_json(self, path: str | os.PathLike | None = None) -> str:
         """The report as JSON (NaN written as ``null``); written atomically to ``path`` when given."""
@@ -265,29 +294,37 @@ class AuditReport:
 
     @classmethod
     def from_json(cls, path_or_text: str | os.PathLike) -> "AuditReport":
-        """Read a report written by ``to_json`` (a path or the JSON text).
+        """A report from a ``report.json`` path or its text.
 
         Raises:
-            ValueError: not JSON (e.g. a truncated file: the message gives the line and column), another schema
-                version, or an entry that is not a valid row / finding (the message names it, e.g.
-                ``report: findings[2].status: 'MAYBE' is not one of PASS, WARN, FAIL, ...``).
+            ValueError: naming the file: not JSON (a truncated or damaged file), or not a report ``from_dict``
+                reads. ``FileNotFoundError`` for a missing file.
         """
-        p = Path(path_or_text)
-        text = p.read_text(encoding="utf-8") if not str(path_or_text).lstrip().startswith("{") else str(path_or_text)
+        is_text = isinstance(path_or_text, str) and path_or_text.lstrip().startswith("{")
+        source = "report text" if is_text else str(path_or_text)
+        text = str(path_or_text) if is_text else Path(path_or_text).read_text(encoding="utf-8")
         try:
-            d = json.loads(text)
+            data = json.loads(text)
         except json.JSONDecodeError as exc:
-            raise ValueError(f"report: not valid JSON (truncated or hand-edited?): {exc.msg} at line {exc.lineno}, "
-                             f"column {exc.colno}") from None
-        if not isinstance(d, dict):
-            raise ValueError(f"report: expected a JSON object at the top level, got {type(d).__name__}")
-        return cls.from_dict(d)
+            hint = "it ends early: truncated?" if exc.pos >= len(text.rstrip()) else "damaged or edited by hand?"
+            raise ValueError(f"{source}: not valid JSON at line {exc.lineno}, column {exc.colno} ({exc.msg}; "
+                             f"{hint})") from None
+        return cls.from_dict(data, source=source)
 
     # ------------------------------------------------------------------ rendering (implemented elsewhere)
     def __rich__(self) -> Any:
         from ._rich import render_table
 
         return render_table(self)
+
+    def to_text(self, *, width: int = 100, color: bool = False) -> str:
+        """The summary table and the checks as plain text laid out for ``width`` columns (no line is longer; 80
+        and up), the layout the CLI and the pytest plugin print; ANSI colours only with ``color``."""
+        from ._rich import render_text
+
+        if not isinstance(width, int) or isinstance(width, bool) or width < 60:
+            raise ValueError(f"AuditReport.to_text: width must be an int >= 60 (columns), got {width!r}")
+        return render_text(self, width=width, color=color)
 
     def to_html(self, path: str | os.PathLike) -> Path:
         from ._html import render_html
