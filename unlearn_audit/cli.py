@@ -2,14 +2,17 @@
 
 ::
 
-    unlearn-audit demo [--out DIR] [--profile ci] [--strict]      # the embedded colored_digits audit
-    unlearn-audit run MODULE:ATTR [--out DIR] [--strict]            # an AuditSpec built in your code
-    unlearn-audit report results.json [--html [PATH]] [--checklist [PATH]] [--strict]
+    unlearn-audit demo [--out DIR] [--profile ci] [--seeds 0,1,2] [--methods ...]   # the embedded data set
+    unlearn-audit run MODULE:ATTR [--out DIR] [--profile ...] [--seeds ...] [--methods ...]   # your AuditSpec
+    unlearn-audit report results.json [--html [PATH]] [--checklist [PATH]]
+    unlearn-audit compare OLD.json NEW.json [--max-regression 2] [--fail-on fail|warn]
     unlearn-audit cache info|prune|clear [--cache-dir DIR]               # see / prune / clear the cache
 
 ``demo`` and ``run`` write ``report.json``, ``report.html`` and ``checklist.md`` into ``--out`` (default
-``./unlearn-audit-report``) and print the table. Exit status: 0 (also when checks fail, unless ``--strict``),
-1 with ``--strict`` when the verdict is FAIL, 2 on a usage error.
+``./unlearn-audit-report``), print the table, and with ``--save-baseline PATH`` / ``--baseline PATH`` save this
+audit as a baseline or compare it with one. Exit status (every command): 0 when the verdict passes, 1 when it is
+FAIL (``--fail-on warn``: also WARN; ``--no-strict``: never), 2 on a usage error or an unreadable / incomparable
+report.
 """
 
 from __future__ import annotations
@@ -24,7 +27,7 @@ from typing import Any, Sequence
 __all__ = ["main", "demo_spec", "demo_model", "demo_unlearn", "load_spec"]
 
 DEFAULT_OUT = "unlearn-audit-report"
-FORMATS = {"json": "report.json", "html": "report.html", "md": "checklist.md"}
+FAIL_ON = ("fail", "warn")
 
 
 class UsageError(Exception):
@@ -114,45 +117,44 @@ def load_spec(target: str) -> Any:
     return obj
 
 
-def _console() -> Any:
-    from rich.console import Console
+def _width() -> int:
+    """The terminal's width (80 to 160 columns); 100 when stdout is not a terminal."""
+    import shutil
 
-    return Console(width=None if sys.stdout.isatty() else 140)
+    if not sys.stdout.isatty():
+        return 100
+    return max(80, min(160, shutil.get_terminal_size((100, 24)).columns))
 
 
 def _print_report(report: Any) -> None:
-    console = _console()
     try:
-        console.print(report)
+        print(report.to_text(width=_width(), color=sys.stdout.isatty()), end="")
     except ImportError as exc:  # the rich renderer is not part of this installation
-        console.print(f"(no table: {exc})")
-    console.print(f"verdict: {report.verdict_line()}")
+        print(f"(no table: {exc})")
+    print(f"verdict: {report.verdict_line()}")
 
 
 def _write(report: Any, out: Path, formats: Sequence[str]) -> list[str]:
     """Write the requested report files; returns lines describing what was (not) written."""
+    from unlearn_audit.report import REPORT_FORMATS
+
     lines = []
-    for fmt in formats:
-        path = out / FORMATS[fmt]
+    for name in formats:
+        fmt = REPORT_FORMATS[name]
         try:
-            if fmt == "json":
-                report.to_json(path)
-            elif fmt == "html":
-                report.to_html(path)
-            else:
-                report.to_checklist(path)
-            lines.append(f"wrote {path}")
+            lines.append(f"wrote {fmt.write(report, out)}")
         except ImportError as exc:
-            lines.append(f"not written: {path} ({fmt} renderer unavailable: {exc})")
+            lines.append(f"not written: {out / fmt.filename} ({name} renderer unavailable: {exc})")
     return lines
 
 
 def _formats(text: str) -> tuple[str, ...]:
-    parts = tuple(dict.fromkeys(p.strip().lower() for p in text.split(",") if p.strip()))
-    bad = [p for p in parts if p not in FORMATS]
-    if not parts or bad:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a comma-separated subset of {','.join(FORMATS)}")
-    return parts
+    from unlearn_audit.report import parse_formats
+
+    try:
+        return parse_formats(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def _seeds(text: str) -> tuple[int, ...]:
@@ -177,56 +179,109 @@ def _methods(text: str) -> Any:
     return value if value in ("default", "all", "none") else [m.strip() for m in value.split(",") if m.strip()]
 
 
+def _exit_status(verdict: Any, args: argparse.Namespace) -> int:
+    """1 when ``verdict`` is FAIL (or WARN with ``--fail-on warn``), unless ``--no-strict``; else 0."""
+    if not args.strict:
+        return 0
+    failing = ("FAIL", "WARN") if args.fail_on == "warn" else ("FAIL",)
+    return 1 if verdict.value in failing else 0
+
+
+def _load(path_text: str, command: str) -> Any:
+    from unlearn_audit.report import AuditReport
+
+    path = Path(path_text)
+    if not path.is_file():
+        raise UsageError(f"{command}: no such file {path_text!r}")
+    try:
+        return AuditReport.from_json(path)
+    except (ValueError, KeyError, TypeError) as exc:
+        raise UsageError(f"{command}: {path_text!r} is not an unlearn-audit report ({exc})") from None
+
+
+def _against_baseline(report: Any, args: argparse.Namespace) -> int:
+    """Save ``report`` as a baseline and / or compare it with one; the comparison's exit status (0 without one)."""
+    status = 0
+    if getattr(args, "baseline", None):
+        status = _print_comparison(_load(args.baseline, "--baseline"), report, args)
+    if getattr(args, "save_baseline", None):
+        target = Path(args.save_baseline)
+        report.to_json(target)
+        print(f"saved the baseline {target}")
+    return status
+
+
+def _print_comparison(old: Any, new: Any, args: argparse.Namespace) -> int:
+    from unlearn_audit.report import BaselineMismatch, compare_reports, parse_max_regression
+    from unlearn_audit.report._baseline import render_comparison
+
+    try:
+        bounds = parse_max_regression(args.max_regression or [])
+        cmp = compare_reports(old, new, max_regression=bounds)
+    except BaselineMismatch as exc:
+        raise UsageError(f"the baseline cannot be compared with this audit: {exc}") from None
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+    print(render_comparison(cmp, width=_width(), all_models=getattr(args, "all_models", False)), end="")
+    return _exit_status(cmp.verdict, args)
+
+
 def _finish(report: Any, args: argparse.Namespace) -> int:
+    if getattr(args, "request_id", None):
+        report.config["request_id"] = args.request_id
     _print_report(report)
     for line in _write(report, Path(args.out), args.formats):
         print(line)
-    return 1 if args.strict and report.verdict.value == "FAIL" else 0
+    regressed = _against_baseline(report, args)
+    return max(_exit_status(report.verdict, args), regressed)
+
+
+def _progress(args: argparse.Namespace) -> Any:
+    from unlearn_audit.progress_display import display_for
+
+    return display_for("off" if args.no_progress else args.progress)
+
+
+def _overrides(args: argparse.Namespace) -> dict[str, Any]:
+    """The spec fields set on the command line (``--methods``, ``--seeds``, ``--device``, the cache)."""
+    out: dict[str, Any] = {}
+    for key in ("methods", "seeds", "device", "method_timeout"):
+        if getattr(args, key, None) is not None:
+            out[key] = getattr(args, key)
+    if args.no_cache:
+        out["cache_dir"] = False
+    elif args.cache_dir is not None:
+        out["cache_dir"] = args.cache_dir
+    return out
 
 
 # ---------------------------------------------------------------------------------------------- commands
 def _cmd_demo(args: argparse.Namespace) -> int:
     from unlearn_audit.audit import run_audit
 
-    overrides: dict[str, Any] = {"profile": args.profile}
-    for key in ("methods", "seeds", "device", "method_timeout"):
-        if getattr(args, key) is not None:
-            overrides[key] = getattr(args, key)
-    if args.no_cache:
-        overrides["cache_dir"] = False
-    elif args.cache_dir is not None:
-        overrides["cache_dir"] = args.cache_dir
-    report = run_audit(demo_spec(**overrides), progress=not args.no_progress)
+    report = run_audit(demo_spec(profile=args.profile or "ci", **_overrides(args)), progress=_progress(args))
     return _finish(report, args)
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
-    from unlearn_audit.audit import run_audit
+    from unlearn_audit.audit import PROFILES, run_audit
 
     spec = load_spec(args.target)
-    changes: dict[str, Any] = {}
-    if args.method_timeout is not None:
-        changes["method_timeout"] = args.method_timeout
-    if args.no_cache:
-        changes["cache_dir"] = False
-    elif args.cache_dir is not None:
-        changes["cache_dir"] = args.cache_dir
+    changes = _overrides(args)
+    if args.profile is not None:   # the profile's methods, seeds, references and metrics, then the options above
+        profile = PROFILES[args.profile].spec_kwargs()
+        if "seeds" in changes:
+            profile.pop("reference_seeds")
+        changes = {**profile, **changes}
     if changes:
         spec = spec.replace(**changes)
-    report = run_audit(spec, progress=not args.no_progress)
+    report = run_audit(spec, progress=_progress(args))
     return _finish(report, args)
 
 
 def _cmd_report(args: argparse.Namespace) -> int:
-    from unlearn_audit.report import AuditReport
-
+    report = _load(args.results, "report")
     path = Path(args.results)
-    if not path.is_file():
-        raise UsageError(f"report: no such file {args.results!r}")
-    try:
-        report = AuditReport.from_json(path)
-    except (ValueError, KeyError, TypeError) as exc:
-        raise UsageError(f"report: {args.results!r} is not an unlearn-audit report ({exc})") from None
     _print_report(report)
     formats = []
     if args.html is not None:
@@ -239,7 +294,11 @@ def _cmd_report(args: argparse.Namespace) -> int:
             print(f"wrote {target}")
         except ImportError as exc:
             print(f"not written: {target} ({fmt} renderer unavailable: {exc})")
-    return 1 if args.strict and report.verdict.value == "FAIL" else 0
+    return _exit_status(report.verdict, args)
+
+
+def _cmd_compare(args: argparse.Namespace) -> int:
+    return _print_comparison(_load(args.old, "compare"), _load(args.new, "compare"), args)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -251,29 +310,58 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     sub.required = True
 
+    def gate_options(p: argparse.ArgumentParser) -> None:
+        p.add_argument("--fail-on", choices=FAIL_ON, default="fail",
+                       help="exit with status 1 on a FAIL (default) or also on a WARN (an inconclusive check gates as "
+                            "a warning by default)")
+        p.add_argument("--no-strict", dest="strict", action="store_false",
+                       help="always exit with status 0 when the command ran (default: 1 on a failing verdict)")
+        p.add_argument("--strict", dest="strict", action="store_true", default=True,
+                       help=argparse.SUPPRESS)   # the default since 0.2; kept so old scripts keep working
+
+    def baseline_options(p: argparse.ArgumentParser) -> None:
+        p.add_argument("--max-regression", action="append", default=None, metavar="[METRIC=]N",
+                       help="largest regression allowed against a baseline, in the metric's unit (default 2 "
+                            "points for every percentage metric); repeatable, e.g. 2 or ta=1 or fg=0.05")
+
     def audit_options(p: argparse.ArgumentParser) -> None:
         p.add_argument("--out", default=DEFAULT_OUT, metavar="DIR",
                        help=f"folder for report.json, report.html and checklist.md (default ./{DEFAULT_OUT})")
-        p.add_argument("--formats", type=_formats, default=tuple(FORMATS), metavar="LIST",
+        p.add_argument("--formats", type=_formats, default=None, metavar="LIST",
                        help="report files to write: comma-separated subset of json,html,md (default: all)")
-        p.add_argument("--strict", action="store_true", help="exit with status 1 when the verdict is FAIL")
+        gate_options(p)
+        p.add_argument("--profile", choices=("smoke", "ci", "full"), default=None,
+                       help="audit size: smoke (your method and one retrain), ci (the default suite), full (every "
+                            "method, 3 seeds); for run, replaces the spec's methods, seeds, references and metrics")
+        p.add_argument("--methods", type=_methods, default=None, metavar="NAMES",
+                       help="default | all | none | comma-separated method names")
+        p.add_argument("--seeds", type=_seeds, default=None, metavar="INTS",
+                       help="seeds of your method, e.g. 0,1,2 (the references get at least 3)")
+        p.add_argument("--device", default=None, help="auto | cpu | cuda | cuda:N | mps")
         p.add_argument("--cache-dir", default=None, metavar="DIR",
                        help="cache folder (default ./.unlearn-audit-cache)")
         p.add_argument("--no-cache", action="store_true", help="do not read or write the cache")
-        p.add_argument("--no-progress", action="store_true", help="no progress bar")
         p.add_argument("--method-timeout", type=_seconds, default=None, metavar="SECONDS",
                        help="time limit of each method; a method still running then is stopped and recorded as "
                             "failed (methods then run in worker processes; default: no limit)")
+        p.add_argument("--progress", choices=("auto", "live", "plain", "off"), default="auto",
+                       help="auto (default): a live line on a terminal, one line per finished step otherwise")
+        p.add_argument("--no-progress", action="store_true", help="the same as --progress off")
+        p.add_argument("--request-id", default=None, metavar="ID",
+                       help="the erasure request this audit answers (recorded in the reports and the checklist)")
+        p.add_argument("--save-baseline", default=None, metavar="PATH",
+                       help="also save this audit's report.json at PATH, to compare later runs with")
+        p.add_argument("--baseline", default=None, metavar="PATH",
+                       help="compare this audit with a saved one; a significant regression beyond "
+                            "--max-regression fails")
+        baseline_options(p)
+        p.add_argument("--all-models", action="store_true", help="show every model against the baseline")
 
     demo = sub.add_parser("demo", help="audit an example method on the embedded colored_digits data",
-                          description="Audit an example unlearning function (fine-tuning) on colored_digits against "
-                                      "the default suite and both reference retrains.")
+                          description="Audit an example unlearning function (re-initialise the last 3 layers, then "
+                                      "fine-tune) on colored_digits against the default suite and both reference "
+                                      "retrains.")
     audit_options(demo)
-    demo.add_argument("--profile", choices=("smoke", "ci", "full"), default="ci", help="audit size (default ci)")
-    demo.add_argument("--methods", type=_methods, default=None, metavar="NAMES",
-                      help="default | all | none | comma-separated method names (default: the profile's)")
-    demo.add_argument("--seeds", type=_seeds, default=None, metavar="INTS", help="e.g. 0,1,2 (default: the profile's)")
-    demo.add_argument("--device", default=None, help="auto | cpu | cuda | cuda:N | mps")
     demo.set_defaults(func=_cmd_demo)
 
     run = sub.add_parser("run", help="run an AuditSpec defined in your code",
@@ -292,11 +380,24 @@ def build_parser() -> argparse.ArgumentParser:
                      help="write the HTML report (default: RESULTS.html)")
     rep.add_argument("--checklist", nargs="?", const="", default=None, metavar="PATH",
                      help="write the Markdown compliance checklist (default: checklist.md beside RESULTS)")
-    rep.add_argument("--strict", action="store_true", help="exit with status 1 when the verdict is FAIL")
+    gate_options(rep)
     rep.set_defaults(func=_cmd_report)
     from unlearn_audit.audit._cache_admin import add_cache_command
 
     add_cache_command(sub)
+
+    cmp = sub.add_parser("compare", help="compare an audit with a baseline (two report.json files)",
+                         description="Per model and metric, the baseline (OLD) against this audit (NEW) with "
+                                     "confidence intervals. A regression fails only when it is significant (its whole "
+                                     "interval is beyond the bound) and larger than --max-regression. Refused when "
+                                     "the two audits use other data or another forget request.")
+    cmp.add_argument("old", metavar="OLD.json")
+    cmp.add_argument("new", metavar="NEW.json")
+    baseline_options(cmp)
+    gate_options(cmp)
+    cmp.add_argument("--all-models", action="store_true",
+                     help="show every model (default: your method, and any other model that regressed)")
+    cmp.set_defaults(func=_cmd_compare)
     return parser
 
 
@@ -304,6 +405,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``unlearn-audit`` console script; returns the exit status."""
     parser = build_parser()
     args = parser.parse_args(argv)
+    if getattr(args, "formats", "absent") is None:
+        from unlearn_audit.report import FORMAT_NAMES
+
+        args.formats = FORMAT_NAMES
     try:
         return int(args.func(args))
     except UsageError as exc:

@@ -37,11 +37,49 @@ def test_report_command_prints_and_renders(tmp_path, capsys):
     assert cli.main(["report", str(path), "--html", str(custom)]) == 0 and custom.is_file()
 
 
-def test_report_strict_exit_status(tmp_path):
+def test_report_exit_status_fails_on_fail_by_default(tmp_path):
     path = tmp_path / "results.json"
     _report(Status.FAIL).to_json(path)
-    assert cli.main(["report", str(path)]) == 0
-    assert cli.main(["report", str(path), "--strict"]) == 1
+    assert cli.main(["report", str(path)]) == 1
+    assert cli.main(["report", str(path), "--strict"]) == 1       # the old flag still works
+    assert cli.main(["report", str(path), "--no-strict"]) == 0
+    warn = tmp_path / "warn.json"
+    _report(Status.INCONCLUSIVE).to_json(warn)                      # gates as WARN by default
+    assert cli.main(["report", str(warn)]) == 0
+    assert cli.main(["report", str(warn), "--fail-on", "warn"]) == 1
+    assert cli.main(["report", str(warn), "--fail-on", "warn", "--no-strict"]) == 0
+
+
+def test_report_json_has_a_top_level_verdict(tmp_path):
+    path = tmp_path / "results.json"
+    _report(Status.FAIL).to_json(path)
+    data = json.loads(path.read_text())
+    assert data["verdict"] == "FAIL" and data["counts"]["FAIL"] == 1 and data["verdict_line"].startswith("FAIL:")
+    assert oct(path.stat().st_mode & 0o777) == oct(0o666 & ~_umask())  # 0644 under umask 022, not 0600
+
+
+def _umask() -> int:
+    import os
+
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+@pytest.mark.parametrize("damage, message", [
+    (lambda text: text[: len(text) // 2], "not valid JSON at line"),
+    (lambda text: text.replace('"verdict": "FAIL"', '"verdict": "PASS"'), "edited by hand or is corrupt"),
+    (lambda text: json.dumps({**json.loads(text), "schema_version": 7}), "schema_version 7 is not supported"),
+    (lambda text: json.dumps({**json.loads(text), "rows": [{"nme": "x"}]}), "rows[0] is not a valid entry"),
+    (lambda text: "[1, 2]", "expected a JSON object"),
+])
+def test_damaged_reports_are_refused_clearly(tmp_path, capsys, damage, message):
+    path = tmp_path / "results.json"
+    _report(Status.FAIL).to_json(path)
+    path.write_text(damage(path.read_text()))
+    assert cli.main(["report", str(path)]) == 2
+    err = capsys.readouterr().err
+    assert message in err and str(path) in err
 
 
 def test_report_errors(tmp_path, capsys):
@@ -50,7 +88,7 @@ def test_report_errors(tmp_path, capsys):
     bad = tmp_path / "bad.json"
     bad.write_text(json.dumps({"schema_version": 99}))
     assert cli.main(["report", str(bad)]) == 2
-    assert "is not an unlearn-audit report (report: schema_version 99" in capsys.readouterr().err
+    assert "is not an unlearn-audit report" in (err := capsys.readouterr().err) and "schema_version 99" in err
 
 
 def test_usage_errors_from_argparse(capsys):
@@ -97,9 +135,9 @@ def spec_file(tmp_path):
     return path
 
 
-def test_run_writes_three_reports_and_honours_strict(spec_file, tmp_path, capsys, monkeypatch):
+def test_run_writes_three_reports_and_fails_on_fail(spec_file, tmp_path, capsys, monkeypatch):
     out = tmp_path / "out"
-    assert cli.main(["run", f"{spec_file}:spec", "--out", str(out), "--no-progress"]) == 0
+    assert cli.main(["run", f"{spec_file}:spec", "--out", str(out), "--no-progress", "--no-strict"]) == 0
     printed = capsys.readouterr().out
     assert "verdict: FAIL" in printed and f"wrote {out / 'report.json'}" in printed
     assert {p.name for p in out.iterdir()} == {"report.json", "report.html", "checklist.md"}
@@ -108,8 +146,75 @@ def test_run_writes_three_reports_and_honours_strict(spec_file, tmp_path, capsys
     # a zero-argument function returning the spec, imported as a module from the current folder; --strict
     monkeypatch.chdir(tmp_path)
     out2 = tmp_path / "out2"
-    assert cli.main(["run", "my_audit:make_spec", "--out", str(out2), "--formats", "json", "--strict"]) == 1
+    assert cli.main(["run", "my_audit:make_spec", "--out", str(out2), "--formats", "json"]) == 1
     assert [p.name for p in out2.iterdir()] == ["report.json"]
+
+
+def test_run_takes_profile_seeds_and_methods(spec_file, tmp_path, monkeypatch):
+    seen = {}
+    from unlearn_audit.audit import PROFILES
+
+    def fake_run(spec, *, progress=True):
+        seen["spec"] = spec
+        return _report(Status.PASS)
+
+    monkeypatch.setattr("unlearn_audit.audit.run_audit", fake_run)
+    args = ["run", f"{spec_file}:spec", "--out", str(tmp_path / "o"), "--formats", "json", "--no-progress"]
+    assert cli.main(args + ["--seeds", "1,2", "--methods", "ft"]) == 0
+    spec = seen["spec"]
+    assert spec.seeds == (1, 2) and spec.methods == ["ft"] and spec.references == ("retrain",)
+    assert cli.main(args + ["--profile", "smoke", "--seeds", "4"]) == 0
+    spec = seen["spec"]
+    assert spec.seeds == (4,) and spec.methods == "none" and len(spec.reference_seeds) >= 3
+    assert spec.metric_config.to_dict() == PROFILES["smoke"].metric_config().to_dict()
+
+
+def test_compare_two_reports(tmp_path, capsys):
+    from tests.report._make_report import make_report
+
+    old, new = make_report(), make_report()
+    for r in new.records("my_unlearn"):
+        r.metrics["values"]["TA"] -= 8          # a drop well beyond its interval and the 2-point bound
+    old.to_json(tmp_path / "old.json")
+    new.to_json(tmp_path / "new.json")
+    args = ["compare", str(tmp_path / "old.json"), str(tmp_path / "new.json")]
+    assert cli.main(args) == 1
+    out = capsys.readouterr().out
+    assert "Against the baseline: FAIL: 1 of" in out and "✗ FAIL" in out
+    assert max(len(line) for line in out.splitlines()) <= 100
+    assert cli.main(args + ["--max-regression", "ta=20"]) == 0     # within a wide bound: not a regression
+    assert cli.main(args + ["--no-strict"]) == 0
+    same = ["compare", str(tmp_path / "old.json"), str(tmp_path / "old.json")]
+    assert cli.main(same) == 0 and "0 of" in capsys.readouterr().out
+
+
+def test_compare_refuses_other_data_or_another_request(tmp_path, capsys):
+    from tests.report._make_report import make_report
+
+    old, other = make_report(), make_report()
+    other.data["fingerprint"] = {**other.data["fingerprint"], "forget_idx": "0" * 64}
+    old.to_json(tmp_path / "old.json")
+    other.to_json(tmp_path / "other.json")
+    assert cli.main(["compare", str(tmp_path / "old.json"), str(tmp_path / "other.json")]) == 2
+    assert "another forget request" in capsys.readouterr().err
+    other = make_report()
+    other.data["fingerprint"] = {**other.data["fingerprint"], "test": "1" * 64}
+    other.to_json(tmp_path / "other.json")
+    assert cli.main(["compare", str(tmp_path / "old.json"), str(tmp_path / "other.json")]) == 2
+    assert "other data: the test split" in capsys.readouterr().err
+
+
+def test_run_saves_and_compares_a_baseline(spec_file, tmp_path, capsys):
+    base = tmp_path / "baseline.json"
+    args = ["run", f"{spec_file}:spec", "--formats", "json", "--no-progress", "--no-strict"]
+    assert cli.main(args + ["--out", str(tmp_path / "a"), "--save-baseline", str(base),
+                            "--request-id", "ticket-42"]) == 0
+    assert AuditReport.from_json(base).config["request_id"] == "ticket-42"
+    capsys.readouterr()
+    assert cli.main(args + ["--out", str(tmp_path / "b"), "--baseline", str(base)]) == 0   # cached: same numbers
+    out = capsys.readouterr().out
+    assert "Against the baseline: PASS" in out or "Against the baseline: WARN" in out
+    assert "keep: baseline → now" in out
 
 
 @pytest.mark.parametrize("target, message", [
@@ -136,10 +241,10 @@ def test_demo_uses_the_demo_spec_and_writes_reports(monkeypatch, tmp_path, spec_
 
     monkeypatch.setattr(cli, "demo_spec", fake_demo_spec)
     out = tmp_path / "demo"
-    assert cli.main(["demo", "--out", str(out), "--seeds", "0", "--no-progress"]) == 0
+    assert cli.main(["demo", "--out", str(out), "--seeds", "0", "--no-progress", "--no-strict"]) == 0
     assert seen == {"profile": "ci", "seeds": (0,)}
     assert (out / "report.json").is_file() and (out / "report.html").is_file() and (out / "checklist.md").is_file()
-    assert cli.main(["demo", "--out", str(out), "--strict", "--no-cache", "--no-progress"]) == 1
+    assert cli.main(["demo", "--out", str(out), "--no-cache", "--no-progress"]) == 1
     assert seen["cache_dir"] is False
 
 
@@ -154,7 +259,7 @@ def test_console_script_entry_point():
     proc = subprocess.run([sys.executable, "-m", "unlearn_audit.cli", "--help"], capture_output=True, text=True,
                           timeout=300)
     assert proc.returncode == 0
-    for command in ("demo", "run", "report"):
+    for command in ("demo", "run", "report", "compare"):
         assert command in proc.stdout
 
 

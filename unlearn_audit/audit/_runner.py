@@ -6,14 +6,11 @@ of an unchanged audit loads the stored metrics and trains nothing (not even the 
 
 from __future__ import annotations
 
-import contextlib
 import copy
 import logging
-import os
-import sys
 import time
 from datetime import datetime, timezone
-from typing import Any, Callable, Iterator
+from typing import Any, Callable
 
 import torch
 from torch import nn
@@ -31,6 +28,9 @@ from ._guard import DataGuard, MethodFailure, call_method
 from ._isolation import check_portable, run_step_isolated
 from ._spec import AuditSpec
 from ._uncertainty import assemble_uncertainty
+from .._step_progress import report_step, reporting_to
+from ..progress import ProgressEvent, ProgressSink
+from ..progress_display import resolve_sink
 
 __all__ = ["run_audit", "reference_for", "MethodFailure"]
 
@@ -52,7 +52,7 @@ def reference_for(method: Method, available: tuple[str, ...]) -> str | None:
     return None
 
 
-def run_audit(spec: AuditSpec, *, progress: bool = True) -> AuditReport:
+def run_audit(spec: AuditSpec, *, progress: bool | ProgressSink = True) -> AuditReport:
     """Run the audit described by ``spec`` and return its ``AuditReport``.
 
     Steps: train (or load) the original on the full train split (seed ``spec.seeds[0]``); for every seed, the
@@ -66,7 +66,9 @@ def run_audit(spec: AuditSpec, *, progress: bool = True) -> AuditReport:
 
     Args:
         spec: what to audit.
-        progress: show a rich progress bar when stderr is a terminal (never on pytest-xdist workers).
+        progress: ``True``: a live line on stderr when it is a terminal (the current step, its epoch, steps done,
+            ETA), one line per finished step otherwise, nothing on a pytest-xdist worker; ``False``: nothing; or
+            a ``ProgressSink`` receiving every ``ProgressEvent`` (``unlearn_audit.progress_display``).
 
     Raises:
         TypeError / ValueError: ``spec`` is not an ``AuditSpec``, the model factory does not return a module, or
@@ -79,13 +81,13 @@ def run_audit(spec: AuditSpec, *, progress: bool = True) -> AuditReport:
 
 
 class _Runner:
-    def __init__(self, spec: AuditSpec, *, progress: bool) -> None:
+    def __init__(self, spec: AuditSpec, *, progress: bool | ProgressSink) -> None:
         self.spec = spec
         self.data = spec.data
         self.device = resolve_device(spec.device)
         cache_dir = spec.resolved_cache_dir()
         self.cache = Cache(cache_dir)
-        self.progress = progress
+        self.progress = resolve_sink(progress)
         self.notes: list[str] = []
         self.guard = DataGuard(self.data)  # the data as audited: checked and restored after every method
         self.data_fingerprint = self.data.fingerprint()
@@ -223,7 +225,8 @@ class _Runner:
         given = self.spec.original if isinstance(self.spec.original, nn.Module) else None
         given_hash = state_hash(given) if given is not None else None
         ctx = UnlearnContext.build(data=self.data, original=original, recipe=self.spec.recipe, device=self.device,
-                                   seed=seed, model_factory=self._make)
+                                   seed=seed, model_factory=self._make,
+                                   progress=lambda f: report_step(f, f"{f:.0%}"))
         model = copy.deepcopy(original).to(self.device)
         torch.manual_seed(seed)
         t0 = time.perf_counter()
@@ -278,6 +281,7 @@ class _Runner:
 
         def compute() -> Entry:
             model, info = get_model()
+            report_step(None, "evaluating")
             metrics = evaluate(model, self.data, config=cfg, device=self.device)
             return Entry(payload={"metrics": metrics.to_dict(), "model": info}, state=samples_to_tensors(metrics.samples))
 
@@ -359,13 +363,31 @@ class _Runner:
                                                      model_factory=self.spec.model_factory, model=sample)
                               for _, m, _, role in steps if m is not None}
         rows: list[ModelRecord] = []
-        with _progress(len(steps), enabled=self.progress) as update:
+        sink = self.progress
+        sink(ProgressEvent("plan", total=len(steps)))
+        try:
             for name, method, seed, role in steps:
-                update(f"{name}" + (f" (seed {seed})" if role != "original" else ""))
-                if method is None:
-                    rows.append(self._run_original())
-                else:
-                    rows.append(self._run_method(name, method, seed, role))
+                step = name if role == "original" else f"{name}/seed{seed}"
+                label = name if role == "original" else f"{name} (seed {seed})"
+                sink(ProgressEvent("start", step=step, label=label))
+                t0 = time.perf_counter()
+
+                def advance(fraction: float | None, detail: str, step: str = step, label: str = label,
+                            t0: float = t0) -> None:
+                    sink(ProgressEvent("advance", step=step, label=label, fraction=fraction or 0.0, detail=detail,
+                                       elapsed_s=time.perf_counter() - t0))
+
+                with reporting_to(advance):
+                    record = self._run_original() if method is None else self._run_method(name, method, seed, role)
+                rows.append(record)
+                sink(ProgressEvent("failed" if record.status == "failed" else "done", step=step, label=label,
+                                   detail=record.error or "", elapsed_s=time.perf_counter() - t0,
+                                   cached=record.cached))
+            return self._assemble(rows, t_start)
+        finally:
+            sink(ProgressEvent("finish", elapsed_s=time.perf_counter() - t_start))
+
+    def _assemble(self, rows: list[ModelRecord], t_start: float) -> AuditReport:
         user = self.spec.user_method.name if self.spec.user_method is not None else None
         report = AuditReport(rows=rows, data={**_describe_data(self.data), "fingerprint": self.data_fingerprint},
                              environment=collect_environment(self.device),
@@ -413,27 +435,3 @@ def _describe_data(data: Any) -> dict[str, Any]:
         "fingerprint": data.fingerprint(),
     }
     return out
-
-
-@contextlib.contextmanager
-def _progress(total: int, *, enabled: bool) -> Iterator[Callable[[str], None]]:
-    """A rich progress bar over the audit's steps when stderr is a terminal (not on xdist workers)."""
-    if not (enabled and sys.stderr.isatty() and not os.environ.get("PYTEST_XDIST_WORKER")):
-        yield lambda description: None
-        return
-    from rich.console import Console
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-
-    with Progress(TextColumn("unlearn-audit"), TextColumn("[bold]{task.description}"), BarColumn(),
-                  MofNCompleteColumn(), TimeElapsedColumn(), console=Console(stderr=True), transient=True) as prog:
-        task = prog.add_task("", total=total)
-        first = [True]
-
-        def update(description: str) -> None:
-            if not first[0]:
-                prog.advance(task)
-            first[0] = False
-            prog.update(task, description=description)
-
-        yield update
-        prog.advance(task)

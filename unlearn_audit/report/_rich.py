@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 from ._findings import Finding, Status
 from ._table import (COLUMNS, COMPACT_COLUMNS, GAP_KEYS, SummaryCell, SummaryRow, fmt_delta, fmt_number, fmt_value,
-                     metric_arrow, references_of, seeds_of, status_mark, status_word, summary_rows)
+                     metric_arrow, references_of, status_mark, status_word, summary_rows)
 
 if TYPE_CHECKING:  # pragma: no cover
     from ._report import AuditReport
@@ -56,12 +56,19 @@ def _legend(report: "AuditReport", rows: list[SummaryRow], columns: tuple[str, .
             f"{ref}: {', '.join(names)}" for ref, names in refs.items()) + ")"
     else:
         delta = "no Δ: no model names a reference"
-    seeds = seeds_of(report)
-    multi = "means over seeds" if len(seeds) > 1 else "seed"
+    def seeds_text(names: list[str]) -> str:
+        seeds = sorted({r.seed for r in report.rows if r.name in names})
+        return ("means over seeds " if len(seeds) > 1 else "seed ") + (", ".join(map(str, seeds)) or "—")
+
+    compared = [row.name for row in rows if row.reference]
+    references = [row.name for row in rows if row.role in ("reference", "original")]
+    if compared and seeds_text(compared) != seeds_text(references):
+        seeds = f"compared models: {seeds_text(compared)}; references: {seeds_text(references)}"
+    else:
+        seeds = seeds_text([row.name for row in rows])
     hidden = [k for k in COLUMNS if k not in columns]
     more = f" · {', '.join(hidden)} and the spread over seeds are in report.html" if hidden else ""
-    return (f"References: {', '.join(references_of(report)) or 'none'} · {delta} · {multi} "
-            f"{', '.join(map(str, seeds)) or '—'} · ↑ higher is better, ↓ lower is better, no arrow: should be "
+    return (f"References: {', '.join(references_of(report)) or 'none'} · {delta} · {seeds} · ↑ higher is better, ↓ lower is better, no arrow: should be "
             f"close to the reference · ✓ pass  ? inconclusive  ! warn  ✗ fail · gap = Avg. Gap (De Min et al. "
             f"2025): 100 − mean |Δ| over {', '.join(GAP_KEYS)}, 100 = like the reference{more}")
 
@@ -154,7 +161,8 @@ def findings_table(report: "AuditReport", *, width: int | None = None) -> Any:
         return None
     findings = shown_findings(report)
     level = (report.uncertainty or {}).get("level", 0.95)
-    whose = f"of {report.user_method}" if len(findings) < len(report.findings) else "of every model"
+    only_user = report.user_method is not None and all(f.model == report.user_method for f in findings)
+    whose = f"of {report.user_method}" if only_user else "of every model"
     t = Table(title=Text(f"Checks {whose} ({level:.0%} confidence intervals)", style="bold"), box=box.SIMPLE_HEAD,
               show_edge=False, pad_edge=False, header_style="bold", title_justify="left")
     t.add_column("status", no_wrap=True)

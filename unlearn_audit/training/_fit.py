@@ -12,6 +12,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from .._device import autocast, configure_threads, resolve_device, use_channels_last
+from .._step_progress import current_reporter
 from ..data import GroupDataset
 from ._loop import augment_batch, batch_indices, make_optimizer, make_scheduler, trainable_parameters
 from ._recipe import TrainRecipe
@@ -27,7 +28,19 @@ def seed_everything(seed: int) -> torch.Generator:
 
 @contextlib.contextmanager
 def progress_bar(description: str, total: int, *, enabled: bool = True):
-    """A rich progress bar when attached to a terminal (and ``enabled``); a no-op callable otherwise."""
+    """``advance(n=1)`` per epoch: inside an audit step it reports ``epoch i/total`` to the audit's display
+    (whatever ``enabled`` says: the audit's display owns the terminal); otherwise a rich progress bar when
+    attached to a terminal (and ``enabled``), else a no-op."""
+    reporter = current_reporter()
+    if reporter is not None:
+        done = [0]
+
+        def advance(n: int = 1) -> None:
+            done[0] += n
+            reporter(done[0] / max(total, 1), f"epoch {done[0]}/{total}")
+
+        yield advance
+        return
     if not (enabled and sys.stderr.isatty() and not os.environ.get("PYTEST_XDIST_WORKER")):
         yield lambda n=1: None
         return
