@@ -113,10 +113,16 @@ class LiveDisplay:
     """A live, transient rich line: ``unlearn-audit ft (seed 0) · epoch 3/10 ━━━ 5/15 steps · 0:42 · about 1 min
     left``. Started by the ``plan`` event, stopped by ``finish``."""
 
-    def __init__(self, console: Any = None) -> None:
+    def __init__(self, console: Any = None, *, auto_refresh: bool = True) -> None:
+        """Args:
+            console: the rich console to draw on (default: stderr).
+            auto_refresh: redraw from a background thread (4 times a second); ``False`` redraws on each event
+                only (under pytest, where output may be written only while capturing is suspended).
+        """
         from rich.console import Console
 
         self.console = console if console is not None else Console(stderr=True)
+        self.auto_refresh = auto_refresh
         self.state = _Tracker()
         self._progress: Any = None
         self._task: Any = None
@@ -137,7 +143,7 @@ class LiveDisplay:
                                       BarColumn(bar_width=24), TextColumn("{task.fields[steps]}"),
                                       TextColumn("{task.fields[elapsed]}"), TextColumn("{task.fields[eta]}"),
                                       console=self.console, transient=True, refresh_per_second=4,
-                                      redirect_stdout=False, redirect_stderr=False)
+                                      auto_refresh=self.auto_refresh, redirect_stdout=False, redirect_stderr=False)
             self._progress.start()
             self._task = self._progress.add_task("", total=max(event.total, 1), **self._fields())
         elif self._progress is not None and event.kind == "finish":
@@ -146,6 +152,8 @@ class LiveDisplay:
         elif self._progress is not None:
             st = self.state
             self._progress.update(self._task, completed=st.done + st.fraction, **self._fields())
+            if not self.auto_refresh:
+                self._progress.refresh()
 
 
 def _on_xdist_worker() -> bool:

@@ -40,6 +40,13 @@ def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config
     _session.get(config).collect(session, items)
 
 
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Any:
+    report = yield
+    _session.lead_with_the_reason(report, call)
+    return report
+
+
 def pytest_sessionfinish(session: pytest.Session) -> None:
     _session.get(session.config).sessionfinish()
 

@@ -31,6 +31,8 @@ PROFILE_NAMES = ("smoke", "ci", "full")
 DEFAULT_PROFILE = "ci"
 DEFAULT_CACHE_DIR = ".unlearn-audit-cache"
 INCONCLUSIVE_POLICIES = ("warn", "fail", "pass")    # as unlearn_audit.report.INCONCLUSIVE_POLICIES (torch-free copy)
+PROGRESS_MODES = ("auto", "live", "plain", "off")   # as unlearn_audit.progress_display.PROGRESS_MODES
+FAIL_ON = ("fail", "warn")
 MIN_BOOTSTRAP = 100
 _NAME = re.compile(r"^[A-Za-z0-9_.\-]+(\+[A-Za-z0-9_.\-]+)?$")
 _DEVICE = re.compile(r"^(auto|cpu|mps|cuda(:\d+)?)$")
@@ -148,6 +150,32 @@ def _timeout(text: str) -> float | None:
     return float(m.group(1)) * {"s": 1, "m": 60, "h": 3600}[m.group(2) or "s"]
 
 
+def _choice(choices: tuple[str, ...], meaning: str) -> Callable[[str], str]:
+    def parse(text: str) -> str:
+        value = text.strip().lower()
+        if value not in choices:
+            raise _Bad(f"{text!r} is not one of {', '.join(choices)} ({meaning})")
+        return value
+
+    return parse
+
+
+def _text(text: str) -> str:
+    value = text.strip()
+    if not value:
+        raise _Bad("an empty value")
+    return value
+
+
+def _max_regression(text: str) -> dict[str, float]:
+    from unlearn_audit.report._baseline import parse_max_regression   # torch-free
+
+    try:
+        return parse_max_regression(text)
+    except ValueError as exc:
+        raise _Bad(str(exc).removeprefix("max regression: ")) from None
+
+
 def _thresholds(text: str) -> tuple[str, ...]:
     """``;``- or newline-separated compact checks (env form); syntax is checked by the library later."""
     parts = tuple(p.strip() for p in re.split(r"[;\n]", text) if p.strip())
@@ -214,6 +242,21 @@ SETTINGS: tuple[Setting, ...] = (
             metavar="DIR", path=True),
     Setting("report_formats", f"report files to write: comma-separated subset of {','.join(REPORT_FORMATS)} "
             "(default: all)", _formats, metavar="LIST"),
+    Setting("progress", "show the audit's progress: auto (default: a live line on a terminal, one line per finished "
+            "step in CI logs) | live | plain | off; -qq also switches it off",
+            _choice(PROGRESS_MODES, "auto = live on a terminal, plain lines otherwise"), metavar="MODE"),
+    Setting("fail_on", "what fails a check item: fail (default) | warn (also a WARN, and an INCONCLUSIVE check "
+            "that gates as a warning)", _choice(FAIL_ON, "the least severe status that fails"), metavar="STATUS"),
+    Setting("request_id", "the erasure request this audit answers (recorded in report.json and the checklist)",
+            _text, metavar="ID"),
+    Setting("save_baseline", "save this audit's report.json at PATH, as the baseline later runs compare with",
+            _path_or_none, metavar="PATH", path=True),
+    Setting("baseline", "compare this audit with a saved one (a report.json); with --unlearn-audit the item "
+            "unlearn_audit::baseline fails on a significant regression beyond --unlearn-max-regression",
+            _path_or_none, metavar="PATH", path=True),
+    Setting("max_regression", "largest regression allowed against the baseline, in the metric's unit: N or "
+            "METRIC=N, comma-separated (default 2 points for every percentage metric)", _max_regression,
+            metavar="BOUNDS"),
     Setting("threshold", "a compact check such as eo:abs<=5 or ga:drop<=5; repeat the option for several; "
             "overrides the library default (and ini / env) check with the same id; ini / env: one per line or "
             "';'-separated", _thresholds, metavar="CHECK", repeat=True, key="thresholds"),
@@ -262,6 +305,12 @@ class Settings:
     cache_dir: Resolved[Path | None]
     report_dir: Resolved[Path | None]
     report_formats: Resolved[tuple[str, ...]]
+    progress: Resolved[str] = Resolved("auto", "default")
+    fail_on: Resolved[str] = Resolved("fail", "default")
+    request_id: Resolved[Any] = Resolved(None, "default")
+    save_baseline: Resolved[Any] = Resolved(None, "default")
+    baseline: Resolved[Any] = Resolved(None, "default")
+    max_regression: Resolved[Any] = Resolved(None, "default")
     thresholds: tuple[tuple[str, str], ...] = field(default=())
 
     def describe(self) -> str:
@@ -286,6 +335,10 @@ class Settings:
                  f"cache={self.cache_dir.value if self.cache_dir.value is not None else 'off'}"]
         if self.thresholds:
             parts.append(f"thresholds={len(self.thresholds)} custom")
+        if self.fail_on.value != "fail":
+            parts.append(f"fail_on={self.fail_on.value}")
+        if self.baseline.value is not None:
+            parts.append(f"baseline={self.baseline.value}")
         parts.append("checks collected" if self.collect.value else "checks not collected (--unlearn-audit)")
         return ", ".join(parts)
 
@@ -359,5 +412,11 @@ def resolve_settings(config: pytest.Config) -> Settings:
         cache_dir=_resolve(config, "cache_dir", (config.rootpath / DEFAULT_CACHE_DIR), "default"),
         report_dir=_resolve(config, "report_dir", None, "default"),
         report_formats=_resolve(config, "report_formats", REPORT_FORMATS, "default"),
+        progress=_resolve(config, "progress", "auto", "default"),
+        fail_on=_resolve(config, "fail_on", "fail", "default"),
+        request_id=_resolve(config, "request_id", None, "default"),
+        save_baseline=_resolve(config, "save_baseline", None, "default"),
+        baseline=_resolve(config, "baseline", None, "default"),
+        max_regression=_resolve(config, "max_regression", None, "default"),
         thresholds=_resolve_thresholds(config),
     )

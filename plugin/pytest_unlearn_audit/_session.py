@@ -25,8 +25,10 @@ from typing import TYPE_CHECKING, Any, Callable
 
 import pytest
 
+from . import _baseline
 from ._options import Settings, resolve_settings
-from .assertions import AuditCheckError, assert_findings, format_findings, status_of
+from ._progress import progress_sink
+from .assertions import AuditCheckError, assert_findings, status_of
 
 if TYPE_CHECKING:  # pragma: no cover
     from unlearn_audit.audit import Thresholds
@@ -38,7 +40,7 @@ SESSION_KEY = pytest.StashKey["AuditSession"]()
 WORKER_OUTPUT_KEY = "unlearn_audit_report"
 RUNS_ID = "runs"                      # the library's finding for "the user's method ran" (check="runs")
 OTHER_ID = "other_checks"             # checks only the unlearn_thresholds fixture adds
-MIN_WIDTH = 120                       # the table's columns need it; narrower terminals wrap rather than truncate
+MIN_WIDTH = 80                        # the summary is laid out for the terminal's width, at least this
 USER_FIXTURES = ("unlearn_data", "unlearn_model_factory", "unlearn_fn", "unlearn_original", "unlearn_recipe",
                  "unlearn_thresholds")
 # AuditSpec field named in a library error -> where the plugin user set it
@@ -70,6 +72,7 @@ class AuditSession:
         self.report: AuditReport | None = None
         self.thresholds: Thresholds | None = None       # what the audit was evaluated with
         self.report_paths: list[Path] = []
+        self.baseline: _baseline.BaselineOutcome | None = None
         self._check_ids: tuple[str, ...] = ()
         self._directories: dict[Path, pytest.Directory] = {}   # every Directory collected, by resolved path
         if self.settings.thresholds:
@@ -153,11 +156,16 @@ class AuditSession:
         except (TypeError, ValueError) as exc:
             raise pytest.UsageError(self._where(str(exc))) from None
         try:
-            self.report = run_audit(spec, progress=False)
+            self.report = run_audit(spec, progress=progress_sink(self.config, s.progress.value))
         except (TypeError, ValueError) as exc:  # checks made when the audit starts (what model_factory returns,
             if not str(exc).startswith("AuditSpec."):  # a method a worker process cannot import, ...)
                 raise
             raise pytest.UsageError(self._where(str(exc))) from None
+        if s.request_id.value is not None:
+            self.report.config["request_id"] = s.request_id.value
+        if s.baseline.value is not None:
+            self.baseline = _baseline.compare_with_baseline(self.report, Path(s.baseline.value), s.baseline.source,
+                                                            s.max_regression.value)
         return self.report
 
     def _where(self, message: str) -> str:
@@ -205,7 +213,8 @@ class AuditSession:
             findings = Thresholds(items, source="unlearn_check").evaluate(
                 report, models=None if model is None else [model])
             _record(node, findings, {c.compact: c.id for c in items})
-            return assert_findings(findings, what="unlearn_check", inconclusive=self.policy)
+            return assert_findings(findings, what="unlearn_check", inconclusive=self.policy,
+                                   fail_on=self.settings.fail_on.value)
 
         return unlearn_check
 
@@ -226,12 +235,15 @@ class AuditSession:
 
         configure_threads()     # before the user's fixtures run: one thread per xdist worker
         ids = [RUNS_ID, *self.static_thresholds().ids]
-        scope, fixture_dirs = _fixture_scope(session, self._directories)
+        if self.settings.baseline.value is not None:
+            ids.append(_baseline.BASELINE_ID)
+        scope, fixture_dirs, location = _fixture_scope(session, self._directories)
         if "unlearn_thresholds" in fixture_dirs:
             ids.append(OTHER_ID)
         self._check_ids = tuple(ids)
         collector = AuditCollector.from_parent(scope, name="unlearn_audit", nodeid="unlearn_audit")
         collector.check_ids = self._check_ids
+        collector.location_in_conftest = location
         # collected like any node, so the terminal's "collected N items" and collection errors include it
         collector.ihook.pytest_collectstart(collector=collector)
         report = collector.ihook.pytest_make_collect_report(collector=collector)
@@ -243,6 +255,9 @@ class AuditSession:
     def run_check(self, item: pytest.Item, check_id: str, report: "AuditReport") -> None:
         """The body of ``unlearn_audit::<check_id>``."""
         __tracebackhide__ = True
+        if check_id == _baseline.BASELINE_ID:
+            _baseline.run_baseline_check(self.baseline, self.settings.fail_on.value)
+            return
         if check_id == OTHER_ID:
             findings = [f for f in report.findings if self.check_id(f) not in self._check_ids]
         else:
@@ -251,17 +266,18 @@ class AuditSession:
         if check_id == RUNS_ID:
             user = report.user_method
             if user is None:
-                pytest.skip("the audit has no user method (unlearn_fn)")
+                _skip("the audit has no user method (unlearn_fn)")
             if not findings:
                 seeds = [r.seed for r in report.records(user)]
                 item.user_properties.append(("unlearn_audit.runs.seeds", ",".join(map(str, seeds))))
                 return
         if not findings:
-            pytest.skip(f"no check with id {check_id!r} in this audit's thresholds"
-                        if check_id != OTHER_ID else "every check of unlearn_thresholds has its own item")
+            _skip(f"no check with id {check_id!r} in this audit's thresholds"
+                  if check_id != OTHER_ID else "every check of unlearn_thresholds has its own item")
         if all(status_of(f) == "SKIP" for f in findings):
-            pytest.skip("; ".join(f"{f.model}: {f.why}" for f in findings))
-        assert_findings(findings, what=f"unlearn_audit::{check_id}", inconclusive=self.policy)
+            _skip("; ".join(f"{f.model}: {f.why}" for f in findings))
+        assert_findings(findings, what=f"unlearn_audit::{check_id}", inconclusive=self.policy,
+                        fail_on=self.settings.fail_on.value)
 
     # ------------------------------------------------------------------------------------------ reporting
     def header(self) -> list[str]:
@@ -275,6 +291,8 @@ class AuditSession:
         if _is_xdist_worker(self.config):
             self.config.workeroutput[WORKER_OUTPUT_KEY] = self.report.to_json()  # type: ignore[attr-defined]
             return
+        if self.settings.save_baseline.value is not None:
+            self.report_paths.append(_baseline.save_baseline(self.report, Path(self.settings.save_baseline.value)))
         directory = self.settings.report_dir.value
         if directory is None:
             return
@@ -293,25 +311,21 @@ class AuditSession:
     def terminal_summary(self, terminalreporter: Any) -> None:
         if self.report is None or _is_xdist_worker(self.config):
             return
-        from unlearn_audit.report._rich import render_text, verdict_line
-
         verbosity = self.config.get_verbosity()
         if verbosity < -1:
             return
         written = f"reports: {', '.join(str(p) for p in self.report_paths)}" if self.report_paths else ""
         if verbosity < 0:
-            terminalreporter.write_line(f"unlearn-audit: {verdict_line(self.report)}" +
+            terminalreporter.write_line(f"unlearn-audit: {self.report.verdict_line()}" +
                                         (f"; {written}" if written else ""))
             return
         tw = self.config.get_terminal_writer()
         terminalreporter.write_sep("=", "unlearn-audit")
-        text = render_text(self.report, width=max(tw.fullwidth, MIN_WIDTH), color=tw.hasmarkup)
+        width = max(tw.fullwidth, MIN_WIDTH)
+        text = self.report.to_text(width=width, color=tw.hasmarkup)
         terminalreporter.write(text if text.endswith("\n") else text + "\n")
-        problems = [f for f in self.report.findings if status_of(f) in ("FAIL", "WARN", "INCONCLUSIVE")]
-        if problems:
-            terminalreporter.write_line(format_findings(
-                problems, title="checks that failed, warned or were inconclusive "
-                                f"(inconclusive gates as {self.report.inconclusive_policy.upper()}):"))
+        for line in _baseline.summary_lines(self.baseline, width):
+            terminalreporter.write_line(line)
         if written:
             terminalreporter.write_line(f"unlearn-audit {written}")
 
@@ -346,6 +360,24 @@ def check_fixture_scopes(items: list[pytest.Item]) -> None:
                 f"it with @pytest.fixture(scope=\"session\"); a fixture it uses must be session-scoped too.")
 
 
+def lead_with_the_reason(report: pytest.TestReport, call: pytest.CallInfo[None]) -> None:
+    """For a failed audit check, the one-line short summary shows the reason (the message's first line) instead
+    of the exception's type name, which would use up the line."""
+    exc = call.excinfo.value if call.excinfo is not None else None
+    crash = getattr(report.longrepr, "reprcrash", None)
+    if isinstance(exc, AuditCheckError) and crash is not None:
+        try:
+            crash.message = str(exc).splitlines()[0]
+        except (AttributeError, TypeError):  # pragma: no cover - a frozen repr in another pytest version
+            pass
+
+
+def _skip(reason: str) -> None:
+    """Skip the running check item, reported at the item's location (the user's conftest), not pytest's."""
+    __tracebackhide__ = True
+    raise pytest.skip.Exception(reason, _use_item_location=True)
+
+
 def _record(item: pytest.Item, findings: list["Finding"], ids: dict[str, str]) -> None:
     """Findings as JUnit properties (``record_property`` writes to ``user_properties`` too)."""
     for f in findings:
@@ -372,9 +404,22 @@ def _fixture_names(module: Any) -> set[str]:
     return names
 
 
-def _fixture_scope(session: pytest.Session,
-                   directories: dict[Path, pytest.Directory]) -> tuple[pytest.Collector, dict[str, Path]]:
-    """The node the check items hang below, and the directory of each user fixture found in a conftest.
+def _fixture_line(obj: Any) -> int:
+    """0-based line of a fixture's definition (0 when it cannot be found)."""
+    import inspect
+
+    func = getattr(obj, "_get_wrapped_function", None)
+    func = func() if callable(func) else getattr(obj, "__wrapped__", obj)
+    try:
+        return max(0, inspect.unwrap(func).__code__.co_firstlineno - 1)
+    except AttributeError:
+        return 0
+
+
+def _fixture_scope(session: pytest.Session, directories: dict[Path, pytest.Directory]
+                   ) -> tuple[pytest.Collector, dict[str, Path], tuple[Path, int] | None]:
+    """The node the check items hang below, the directory of each user fixture found in a conftest, and where
+    ``unlearn_data`` is defined (``(conftest path, 0-based line)``: the location reported for the check items).
 
     The node is the collected ``Directory`` of the conftest that defines ``unlearn_data`` -- the rootdir's one
     included: pytest 9.1 scopes even the rootdir conftest's fixtures to its ``Directory`` node (9.0 and 9.2
@@ -382,6 +427,7 @@ def _fixture_scope(session: pytest.Session,
     the fallback when that directory was not collected (a conftest above the rootdir, say).
     """
     found: dict[str, Path] = {}
+    location: tuple[Path, int] | None = None
     for plugin in session.config.pluginmanager.get_plugins():
         file = getattr(plugin, "__file__", None)
         if not file or Path(file).name != "conftest.py":
@@ -391,14 +437,26 @@ def _fixture_scope(session: pytest.Session,
             here = Path(file).resolve().parent
             if name not in found or len(here.parts) < len(found[name].parts):
                 found[name] = here
+                if name == "unlearn_data":
+                    obj = next((o for o in vars(plugin).values() if _defines(o, "unlearn_data")), None)
+                    location = (Path(file).resolve(), _fixture_line(obj) if obj is not None else 0)
     where = found.get("unlearn_data")
-    return (directories.get(where, session) if where is not None else session), found
+    return (directories.get(where, session) if where is not None else session), found, location
+
+
+def _defines(obj: Any, name: str) -> bool:
+    """Whether ``obj`` (a conftest attribute) is the fixture called ``name``."""
+    marker = getattr(obj, "_pytestfixturefunction", None)
+    if marker is not None:
+        return (marker.name or getattr(obj, "__name__", "")) == name
+    return type(obj).__name__ == "FixtureFunctionDefinition" and (getattr(obj, "name", None) or "") == name
 
 
 class AuditCollector(pytest.Collector):
     """``unlearn_audit``: the parent of the check items (created by ``AuditSession.collect``)."""
 
     check_ids: tuple[str, ...] = ()
+    location_in_conftest: tuple[Path, int] | None = None
 
     def collect(self) -> list[pytest.Item]:
         return [AuditCheckItem.from_parent(self, name=cid, callobj=_check_function(cid)) for cid in self.check_ids]
@@ -426,7 +484,11 @@ class AuditCheckItem(pytest.Function):
             self.add_marker(pytest.mark.xdist_group("unlearn_audit"))
 
     def reportinfo(self) -> tuple[Any, int | None, str]:
-        return self.path, None, self.nodeid
+        """Where the item is reported (a SKIP's location): the user's ``unlearn_data`` fixture in their conftest."""
+        where = getattr(self.parent, "location_in_conftest", None)
+        if where is not None:
+            return where[0], where[1], self.nodeid
+        return self.path, 0, self.nodeid
 
     def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException]) -> Any:  # type: ignore[override]
         if isinstance(excinfo.value, AuditCheckError):

@@ -99,28 +99,47 @@ def format_findings(findings: Iterable["Finding"], *, title: str = "") -> str:
     return "\n".join(out)
 
 
+def _reason(failed: Sequence["Finding"]) -> str:
+    """The first line of a failure: the first failing check's reason, so pytest's one-line summary leads with
+    it (``|ΔMIA| vs retrain = 13.6 ..., 95% CI [11.9, 15.3]: wholly outside the bound <= 10 (mia:abs<=10 on
+    'mine')``)."""
+    first = failed[0]
+    more = f"; and {len(failed) - 1} more" if len(failed) > 1 else ""
+    why = " ".join((first.why or f"{status_of(first)} with value {_num(first.value)}").split())
+    return f"{why} ({first.check} on {first.model!r}{more})"
+
+
 def assert_findings(findings: Sequence["Finding"], *, what: str = "unlearn_check",
-                    inconclusive: str = "warn") -> list["Finding"]:
+                    inconclusive: str = "warn", fail_on: str = "fail") -> list["Finding"]:
     """Raise ``AuditCheckError`` (an ``AssertionError``) with a table if any finding gates FAIL.
 
     A FAIL finding always fails; an INCONCLUSIVE one (its confidence interval straddles the bound) gates by
     ``inconclusive``: ``"warn"`` (default) emits an ``UnlearnAuditWarning`` naming what would decide it,
     ``"fail"`` fails like a FAIL, ``"pass"`` passes silently. WARN findings, and SKIP ones (a metric that was not
-    computed), emit an ``UnlearnAuditWarning`` (shown in pytest's warnings summary). The findings are returned so
-    a test can inspect them further.
+    computed), emit an ``UnlearnAuditWarning`` (shown in pytest's warnings summary); with ``fail_on="warn"`` a
+    finding that gates WARN fails too. The findings are returned so a test can inspect them further.
+
+    The message's first line is the first failure's reason (what pytest's short summary shows), then the count
+    and the table.
     """
     __tracebackhide__ = True
     findings = list(findings)
-    failed = [f for f in findings if gated_status(f, inconclusive) == "FAIL"]
+    failing = ("FAIL", "WARN") if fail_on == "warn" else ("FAIL",)
+    failed = [f for f in findings if gated_status(f, inconclusive) in failing]
     if failed:
         models = sorted({f.model for f in failed})
         hard = sum(status_of(f) == "FAIL" for f in failed)
-        undecided = len(failed) - hard
-        counted = f"{hard} of {len(findings)} check(s) failed" if hard else ""
+        undecided = sum(status_of(f) == "INCONCLUSIVE" for f in failed)
+        warned = len(failed) - hard - undecided
+        counted = [f"{hard} of {len(findings)} check(s) failed"] if hard else []
         if undecided:
-            counted += (", " if counted else "") + (f"{undecided} of {len(findings)} inconclusive "
-                                                    "(--unlearn-inconclusive=fail)")
-        title = f"{what}: {counted} for {', '.join(repr(m) for m in models)}"
+            counted.append(f"{undecided} of {len(findings)} inconclusive" +
+                           (" (--unlearn-inconclusive=fail)" if inconclusive == "fail" else " (--unlearn-fail-on=warn)"))
+        if warned:
+            counted.append(f"{warned} of {len(findings)} warned (--unlearn-fail-on=warn)")
+        order = {"FAIL": 0, "INCONCLUSIVE": 1, "WARN": 2}
+        failed.sort(key=lambda f: order.get(status_of(f), 3))
+        title = (f"{_reason(failed)}\n{what}: {', '.join(counted)} for {', '.join(repr(m) for m in models)}")
         raise AuditCheckError(format_findings(findings, title=title), findings)
     for f in findings:
         status = status_of(f)

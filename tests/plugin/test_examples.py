@@ -27,7 +27,7 @@ def test_custom_method(pytester: pytest.Pytester, example, audit_cache: Path) ->
     outcomes = result.parseoutcomes()
     assert outcomes.get("passed", 0) + outcomes.get("failed", 0) == 11 and not outcomes.get("errors"), outcomes
     result.stdout.fnmatch_lines(["unlearn-audit *: profile=smoke, *thresholds=4 custom, checks collected",
-                                 "unlearn_audit::ta_min *", "★ shrink_finetune *"], consecutive=False)
+                                 "unlearn_audit::ta_min *", "★ shrink_fine*"], consecutive=False)
 
 
 @pytest.mark.slow

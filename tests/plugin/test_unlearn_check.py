@@ -26,8 +26,9 @@ def test_a_failing_check_is_a_table_without_plugin_frames(pytester: pytest.Pytes
     result.assert_outcomes(failed=1)
     result.stdout.fnmatch_lines([
         ">       unlearn_check(\"ta:drop<=5\", \"eo:abs<=0.5\")",
-        "E       pytest_unlearn_audit.AuditCheckError: unlearn_check: 1 of 2 check(s) failed for "
-        "'reinit_and_finetune'",
+        "E       pytest_unlearn_audit.AuditCheckError: |ΔEO| vs retrain = 1.00 *(eo:abs<=0.5 on "
+        "'reinit_and_finetune')",
+        "E       unlearn_check: 1 of 2 check(s) failed for 'reinit_and_finetune'",
         "E       status  check * model * metric  value  CI * bound  margin  model value  reference",
         "E       ------*",
         "E       PASS    ta:drop<=5   reinit_and_finetune  TA       0.00  [[]*]*5.00   +5.00        85.00  "
@@ -65,7 +66,7 @@ def test_keyword_form_and_return_value(pytester: pytest.Pytester, example, fake_
     """)
     result = pytester.runpytest("test_kw.py")
     result.assert_outcomes(passed=3, failed=1)
-    result.stdout.fnmatch_lines(["FAILED test_kw.py::test_kw_fails - pytest_unlearn_audit.AuditCheckError*"])
+    result.stdout.fnmatch_lines(["FAILED test_kw.py::test_kw_fails - |ΔEO| vs retrain*"])
 
 
 def test_warn_and_skip_are_warnings(pytester: pytest.Pytester, example, fake_audit: FakeAudit) -> None:

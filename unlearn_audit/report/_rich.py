@@ -99,18 +99,43 @@ def render_table(report: "AuditReport", *, width: int | None = None) -> Any:
 
 
 def _summary(report: "AuditReport", rows: list[SummaryRow], columns: tuple[str, ...], width: int | None) -> Any:
+    from rich.console import Group
+    from rich.text import Text
+
+    values = {key: [_value(row.cells[key]) for row in rows] for key in columns}
+    deltas = {key: [f"Δ{fmt_delta(key, row.cells[key].delta, like=row.cells[key].mean)} " for row in rows
+                    if row.reference] for key in columns}
+    gaps = [f"{row.avg_gap:.1f}" if row.avg_gap is not None else "—" for row in rows]
+    checks = ["✗ failed" if row.failed else row.checks_text for row in rows]
+    natural = sum(1 + max(len(f"{key}{metric_arrow(key)}"), *map(len, values[key]), *map(len, deltas[key]))
+                  for key in columns) + 1 + max(3, *map(len, gaps)) + 1 + max(6, *map(len, checks))
+    names = [("★ " if row.is_user else "") + row.name for row in rows] + ["vs " + (row.reference or "") for row in rows]
+    room = (width or 120) - natural - 1    # what the model column may take
+    model_width = max(10, min(22, room, max(len(n) for n in names)))
+    table = _summary_table(report, rows, columns, model_width)
+    if width is not None:   # rich's own measure of the table: shrink the model column by what is left over
+        from rich.console import Console
+
+        wide = Console(width=10 * width, file=io.StringIO(), color_system=None)
+        wide.print(table)
+        over = max(len(line.rstrip()) for line in wide.file.getvalue().splitlines()) - width
+        if over > 0:
+            table = _summary_table(report, rows, columns, max(8, model_width - over))
+    return Group(table, Text(_legend(report, rows, columns), style="dim"))
+
+
+def _summary_table(report: "AuditReport", rows: list[SummaryRow], columns: tuple[str, ...], model_width: int
+                   ) -> Any:
     from rich import box
     from rich.table import Table
     from rich.text import Text
 
-    narrow = (width or 120) < 100
-    table = Table(box=box.SIMPLE_HEAD, padding=(0, 1, 0, 0), pad_edge=False, show_edge=False, header_style="bold",
-                  caption=_legend(report, rows, columns), caption_justify="left", caption_style="dim")
-    table.add_column("model", no_wrap=True, overflow="ellipsis", max_width=14 if narrow else 22)
+    table = Table(box=box.SIMPLE_HEAD, padding=0, pad_edge=False, show_edge=False, header_style="bold")
+    table.add_column("model", no_wrap=True, overflow="ellipsis", max_width=model_width)
     for key in columns:
         table.add_column(f"{key}{metric_arrow(key)}", justify="right", no_wrap=True)
     table.add_column("gap", justify="right", no_wrap=True)
-    table.add_column("checks", no_wrap=True, min_width=8 if any(r.failed for r in rows) else None)
+    table.add_column("checks", no_wrap=True, min_width=6)
     for i, row in enumerate(rows):
         name = Text(("★ " if row.is_user else "") + row.name,
                     style="bold magenta" if row.is_user else ("bold" if row.role == "original" else ""))
@@ -166,13 +191,15 @@ def findings_table(report: "AuditReport", *, width: int | None = None) -> Any:
     t = Table(title=Text(f"Checks {whose} ({level:.0%} confidence intervals)", style="bold"), box=box.SIMPLE_HEAD,
               show_edge=False, pad_edge=False, header_style="bold", title_justify="left")
     t.add_column("status", no_wrap=True)
-    t.add_column("check", overflow="fold")
-    t.add_column("model", no_wrap=True, overflow="ellipsis", max_width=14 if (width or 120) < 100 else 20)
+    t.add_column("check", overflow="fold", min_width=min(24, max(len(f.check) for f in findings)))
+    if not only_user:   # the title names the model otherwise
+        t.add_column("model", no_wrap=True, overflow="ellipsis", max_width=14 if (width or 120) < 100 else 20)
     t.add_column("estimate [CI]", justify="right", no_wrap=True)
     t.add_column("bound", justify="right", no_wrap=True)
     for f in findings:
         est, bound = _estimate(f)
-        t.add_row(Text(status_word(f.status), style=STYLE[f.status]), f.check, f.model, est, bound)
+        cells = [f.check] + ([] if only_user else [f.model]) + [est, bound]
+        t.add_row(Text(status_word(f.status), style=STYLE[f.status]), *cells)
     parts: list[Any] = [t]
     wrap = max(40, (width or 120) - 4)
     for f in findings:
