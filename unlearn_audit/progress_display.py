@@ -96,7 +96,8 @@ class PlainDisplay:
         st = self.state
         st.update(event)
         if event.kind == "plan":
-            self.write(f"{self.prefix}: {event.total} steps (each model trained or loaded, then evaluated)")
+            self.write(f"{self.prefix}: {event.total} step{'s' if event.total != 1 else ''} (each model trained or "
+                       f"loaded, then evaluated)")
         elif event.kind in ("done", "failed"):
             how = ("loaded from the cache" if event.cached else "done") if event.kind == "done" else "FAILED"
             eta = st.eta()
@@ -106,7 +107,8 @@ class PlainDisplay:
                        f"{fmt_seconds(event.elapsed_s)}{why}{left}")
         elif event.kind == "finish":
             cached = f", {st.cached} from the cache" if st.cached else ""
-            self.write(f"{self.prefix}: audit finished in {fmt_seconds(st.elapsed)} ({st.done} steps{cached})")
+            self.write(f"{self.prefix}: audit finished in {fmt_seconds(st.elapsed)} ({st.done} "
+                       f"step{'s' if st.done != 1 else ''}{cached})")
 
 
 class LiveDisplay:

@@ -140,7 +140,9 @@ def canned_report(spec: Any, user_values: dict[str, float] | None = None) -> Aud
         rows += [ModelRecord(name=user, role="user", seed=s, reference="retrain",
                              metrics={"values": {**GOOD, "EO": GOOD["EO"] + 1.0, **(user_values or {})}})
                  for s in spec.seeds]
-    report = AuditReport(rows=rows, user_method=user, config=spec.describe(), created="2024-01-01T00:00:00+00:00")
+    data = {"fingerprint": spec.data.fingerprint(), "n_forget": len(spec.data.forget_idx)}
+    report = AuditReport(rows=rows, user_method=user, config=spec.describe(), created="2024-01-01T00:00:00+00:00",
+                         data=data)
     report.findings = spec.thresholds.evaluate(report)
     return report
 
@@ -150,10 +152,21 @@ class FakeAudit:
 
     def __init__(self) -> None:
         self.specs: list[Any] = []
+        self.progress: list[Any] = []
         self.user_values: dict[str, float] = {}
 
-    def __call__(self, spec: Any, *, progress: bool = True) -> AuditReport:
+    def __call__(self, spec: Any, *, progress: Any = True) -> AuditReport:
+        """Also sends a plan, one step and finish to ``progress`` when it is a sink (as the runner does)."""
+        from unlearn_audit.progress import ProgressEvent
+
         self.specs.append(spec)
+        self.progress.append(progress)
+        if callable(progress):
+            for event in (ProgressEvent("plan", total=1), ProgressEvent("start", step="original", label="original"),
+                          ProgressEvent("advance", step="original", fraction=0.5, detail="epoch 1/2"),
+                          ProgressEvent("done", step="original", label="original", elapsed_s=1.25),
+                          ProgressEvent("finish", elapsed_s=1.5)):
+                progress(event)
         return canned_report(spec, self.user_values)
 
     @property
