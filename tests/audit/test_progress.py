@@ -123,3 +123,14 @@ def test_finish_is_sent_when_the_audit_raises(make_spec, monkeypatch):
     with pytest.raises(RuntimeError, match="assembling failed"):
         run_audit(make_spec(cache_dir=False), progress=events.append)
     assert events[-1].kind == "finish"       # a live display is always closed
+
+
+def test_weight_fingerprints_are_recorded_and_stable(make_spec):
+    """Every model's SHA-256 of its weights is in its record, the same when the re-run loads from the cache."""
+    spec = make_spec()
+    first = run_audit(spec, progress=False)
+    again = run_audit(spec, progress=False)
+    fps = {(r.name, r.seed): r.fingerprint for r in first.rows}
+    assert all(isinstance(fp, str) and len(fp) == 64 for fp in fps.values()), fps
+    assert len(set(fps.values())) == len(fps)       # original, retrains and the user's method all differ
+    assert {(r.name, r.seed): r.fingerprint for r in again.rows} == fps

@@ -85,3 +85,32 @@ def test_md_escape():
 def test_to_checklist_writes_file(tmp_path, full_report):
     path = full_report.to_checklist(tmp_path / "checklist.md")
     assert path.read_text(encoding="utf-8") == render_checklist(full_report)
+
+
+def test_checklist_names_the_request_the_weights_and_has_sign_off_fields():
+    from unlearn_audit.report._checklist import render_checklist
+
+    from ._make_report import make_report
+
+    report = make_report()
+    report.config["request_id"] = "ticket-42"
+    for r in report.rows:
+        r.fingerprint = f"{r.name}-{r.seed}".ljust(64, "0")
+    text = render_checklist(report)
+    assert "| Erasure request id | ticket\\-42 |" in text or "| Erasure request id | ticket-42 |" in text
+    assert "Audited model weights (my" in text and "`my" in text
+    assert "Original model weights (original)" in text and "`original-0" in text
+    assert "Reference weights (retrain)" in text and "seed 1: `retrain-1" in text
+    for field in ("Reviewed by (name, role)", "Date", "Decision (accept / reject / re-audit)", "Signature"):
+        assert f"| {field} | |" in text
+    assert "[x] PASS, [!] WARN, [?] INCONCLUSIVE, [ ] FAIL, [-] SKIP" in text   # a distinct box per outcome
+
+
+def test_checklist_says_when_no_request_id_or_fingerprint_was_recorded():
+    from unlearn_audit.report._checklist import render_checklist
+
+    from ._make_report import make_report
+
+    text = render_checklist(make_report())
+    assert "Erasure request id | **not recorded**" in text and "Audited model weights" in text
+

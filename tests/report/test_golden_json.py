@@ -54,7 +54,7 @@ def test_golden_file_shape():
                        "environment", "config", "uncertainty", "rows", "findings"]
     assert d["verdict"] in ("PASS", "WARN", "FAIL") and d["verdict_line"].startswith(d["verdict"])
     assert list(d["rows"][0]) == ["name", "role", "seed", "reference", "status", "error", "metrics", "hyperparams",
-                                  "seconds", "cached", "log"]
+                                  "seconds", "cached", "log", "fingerprint"]
     assert list(d["findings"][0]) == ["check", "metric", "model", "status", "value", "bound", "lo", "hi", "level",
                                       "direction", "reference", "reference_value", "model_value", "why", "decide",
                                       "interval"]

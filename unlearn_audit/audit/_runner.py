@@ -292,10 +292,12 @@ class _Runner:
     def _run_original(self) -> ModelRecord:
         def get() -> tuple[nn.Module, dict[str, Any]]:
             model = self.original
-            return model, {"seconds": self.original_seconds, "cached": self.original_cached}
+            return model, {"seconds": self.original_seconds, "cached": self.original_cached,
+                           "fingerprint": self._original_hash}
 
         metrics, info, cached = self._evaluate_entry(self.original_key, get)
         return ModelRecord(name="original", role="original", seed=self.spec.seeds[0], metrics=metrics,
+                           fingerprint=info.get("fingerprint"),
                            samples=self._samples.pop(id(metrics), None),
                            seconds=0.0 if cached or info.get("cached") else float(info.get("seconds", 0.0)),
                            cached=cached or bool(info.get("cached")),
@@ -320,7 +322,7 @@ class _Runner:
 
             entry, cached = self.cache.fetch("model", model_key, compute, validate=self._check_weights)
             model = produced.get("model") or self._from_state(entry.state, seed)
-            return model, {**entry.payload, "cached": cached}
+            return model, {**entry.payload, "cached": cached, "fingerprint": state_hash(model)}
 
         t0 = time.perf_counter()
         try:
@@ -340,6 +342,7 @@ class _Runner:
         record.cached = cached or bool(info.get("cached"))
         record.seconds = 0.0 if record.cached else float(info.get("seconds", 0.0))
         record.log = info.get("log", {}) or {}
+        record.fingerprint = info.get("fingerprint")
         return record
 
     # ------------------------------------------------------------------ the whole audit

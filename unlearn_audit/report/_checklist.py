@@ -145,6 +145,20 @@ def _request_section(report: "AuditReport") -> list[str]:
         fp = _get(d, f"fingerprint.{split}", f"fingerprints.{split}", f"{split}.fingerprint")
         if fp:
             rows.append((f"{split.capitalize()}-data fingerprint", _code(fp) + " (SHA-256 of the data)"))
+    request_id = (report.config or {}).get("request_id")
+    rows.insert(0, ("Erasure request id", md_escape(request_id) if request_id else
+                    "**not recorded** (give it with `--unlearn-request-id` / `unlearn-audit --request-id`)"))
+    user = report.user_method
+    for label, name in (("Audited model", user), ("Original model", "original")):
+        if name is None:
+            continue
+        fps = sorted({r.fingerprint for r in report.records(name) if r.fingerprint})
+        rows.append((f"{label} weights ({md_escape(name)})",
+                     ", ".join(_code(fp) for fp in fps) + " (SHA-256 of every parameter and buffer)" if fps
+                     else "**not recorded**"))
+    for ref in [n for n in report.model_names() if report.records(n)[0].role == "reference"]:
+        fps = [f"seed {r.seed}: {_code(r.fingerprint)}" for r in report.records(ref) if r.fingerprint]
+        rows.append((f"Reference weights ({md_escape(ref)})", "; ".join(fps) if fps else "**not recorded**"))
     out = ["## 1. The erasure request", "", "| Item | Evidence |", "|---|---|"]
     out += [f"| {k} | {v} |" for k, v in rows]
     return out + [""]
@@ -295,4 +309,10 @@ def render_checklist(report: "AuditReport") -> str:
             "- Results hold for the recorded data, seeds and software versions; a change in any of them requires "
             "a new audit.", "",
             f"**Overall verdict: {verdict.value}**", ""]
+    out += ["## 9. Review and sign-off", "",
+            "| | |", "|---|---|",
+            "| Reviewed by (name, role) | |",
+            "| Date | |",
+            "| Decision (accept / reject / re-audit) | |",
+            "| Signature | |", ""]
     return "\n".join(out)

@@ -83,6 +83,9 @@ class ModelRecord:
         seconds: wall time to produce the model (0 when cached).
         cached: whether it came from the cache.
         log: method diagnostics (``UnlearnContext.log``).
+        fingerprint: SHA-256 of the model's weights (every parameter and buffer: names, dtypes, shapes, bytes),
+            recorded when it was trained or loaded; ``None`` when not known (e.g. metrics cached by an older
+            version).
         samples: the per-sample outcomes of its evaluation (``ModelMetrics.samples``) while the audit assembles;
             not serialised.
     """
@@ -98,6 +101,7 @@ class ModelRecord:
     seconds: float = 0.0
     cached: bool = False
     log: dict[str, Any] = field(default_factory=dict)
+    fingerprint: str | None = None
     samples: dict[str, Any] | None = field(default=None, repr=False, compare=False)
 
     @property
@@ -110,7 +114,7 @@ class ModelRecord:
 
     def to_dict(self) -> dict[str, Any]:
         return {k: getattr(self, k) for k in ("name", "role", "seed", "reference", "status", "error", "metrics",
-                                              "hyperparams", "seconds", "cached", "log")}
+                                              "hyperparams", "seconds", "cached", "log", "fingerprint")}
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> "ModelRecord":

@@ -107,11 +107,11 @@ def _summary(report: "AuditReport", rows: list[SummaryRow], columns: tuple[str, 
                     if row.reference] for key in columns}
     gaps = [f"{row.avg_gap:.1f}" if row.avg_gap is not None else "—" for row in rows]
     checks = ["✗ failed" if row.failed else row.checks_text for row in rows]
-    natural = sum(1 + max(len(f"{key}{metric_arrow(key)}"), *map(len, values[key]), *map(len, deltas[key]))
-                  for key in columns) + 1 + max(3, *map(len, gaps)) + 1 + max(6, *map(len, checks))
+    natural = sum(1 + max([len(f"{key}{metric_arrow(key)}"), *map(len, values[key]), *map(len, deltas[key])])
+                  for key in columns) + 1 + max([3, *map(len, gaps)]) + 1 + max([6, *map(len, checks)])
     names = [("★ " if row.is_user else "") + row.name for row in rows] + ["vs " + (row.reference or "") for row in rows]
     room = (width or 120) - natural - 1    # what the model column may take
-    model_width = max(10, min(22, room, max(len(n) for n in names)))
+    model_width = max(10, min(22, room, max([5, *map(len, names)])))
     table = _summary_table(report, rows, columns, model_width)
     if width is not None:   # rich's own measure of the table: shrink the model column by what is left over
         from rich.console import Console
