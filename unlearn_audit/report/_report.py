@@ -272,8 +272,7 @@ class AuditReport:
         if version not in READABLE_VERSIONS:
             raise ValueError(f"{source}: schema_version {version!r} is not supported (this version reads "
                              f"{', '.join(map(str, READABLE_VERSIONS))}; it writes {SCHEMA_VERSION})")
-        for key, kind in (("rows", list), ("findings", list), ("data", dict), ("environment", dict),
-                          ("config", dict), ("uncertainty", dict)):
+        for key, kind in (("data", dict), ("environment", dict), ("config", dict), ("uncertainty", dict)):
             if key in d and not isinstance(d[key], kind):
                 raise ValueError(f"{source}: field {key!r} should be a JSON {'array' if kind is list else 'object'}, "
                                  f"got {type(d[key]).__name__}")
@@ -310,9 +309,8 @@ class AuditReport:
         try:
             data = json.loads(text)
         except json.JSONDecodeError as exc:
-            hint = "it ends early: truncated?" if exc.pos >= len(text.rstrip()) else "damaged or edited by hand?"
-            raise ValueError(f"{source}: not valid JSON at line {exc.lineno}, column {exc.colno} ({exc.msg}; "
-                             f"{hint})") from None
+            raise ValueError(f"{source}: not valid JSON (truncated or hand-edited?): {exc.msg} at line "
+                             f"{exc.lineno}, column {exc.colno}") from None
         return cls.from_dict(data, source=source)
 
     # ------------------------------------------------------------------ rendering (implemented elsewhere)
