@@ -29,7 +29,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from ..report import AuditReport, ModelRecord
     from ..stats import Interval
 
-__all__ = ["Check", "Thresholds", "ThresholdError", "METRIC_ALIASES", "resolve_metric", "DEFAULT_LEVEL"]
+__all__ = ["Check", "Thresholds", "ThresholdError", "checked_models", "METRIC_ALIASES", "resolve_metric", "DEFAULT_LEVEL"]
 
 #: The default confidence level of every interval and decision.
 DEFAULT_LEVEL = 0.95
@@ -529,10 +529,7 @@ class Thresholds:
         reference), or a reference missing from the audit, gives SKIP with the reason.
         """
         if models is None:
-            if report.user_method is not None:
-                models = [report.user_method]
-            else:
-                models = [n for n in report.model_names() if any(r.role == "method" for r in report.records(n))]
+            models = checked_models(report)
         names = report.model_names()
         findings = []
         for name in models:
@@ -581,6 +578,13 @@ class Thresholds:
                             reference_value=c.reference_mean, n_samples=n_samples, sample_split=split,
                             n_model_seeds=len(c.model_values),
                             n_reference_seeds=None if ref_name == "original" else len(c.reference_values))
+
+
+def checked_models(report: "AuditReport") -> list[str]:
+    """The models checks apply to by default: the user's method when the audit has one, else every suite method."""
+    if report.user_method is not None:
+        return [report.user_method]
+    return [n for n in report.model_names() if any(r.role == "method" for r in report.records(n))]
 
 
 _SPLIT_WORDS = {"retain": "retain set", "forget": "forget set", "test": "test split", "val": "val split",
