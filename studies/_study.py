@@ -146,6 +146,19 @@ def audit(sc: Scenario, args: argparse.Namespace, *, data: Any, methods: Sequenc
     return run_audit(spec, progress=False)
 
 
+def register_variant(name: str, base: str, **params: Any) -> str:
+    """Register ``name`` as the built-in ``base`` with hyper-parameters ``params`` changed (family ``"study"``, so it
+    never joins ``methods="all"``); returns ``name``. Re-registering replaces the previous variant."""
+    from unlearn_audit.methods import get_method, register_method
+
+    m = get_method(base, **params)
+    register_method(name, family="study", paper=m.info.paper, needs=m.info.needs,
+                    supports_retain_weights=m.info.supports_retain_weights,
+                    supports_sample_weights=m.info.supports_sample_weights, params=m.params, cost=m.info.cost,
+                    description=f"{base} with {params}", replace=True)(m.fn)
+    return name
+
+
 # ----------------------------------------------------------------------------------------------- claims
 @dataclass(kw_only=True)
 class Claim:

@@ -24,7 +24,6 @@ Usage::
 
 from __future__ import annotations
 
-import dataclasses
 import sys
 import time
 from dataclasses import dataclass
@@ -62,14 +61,10 @@ def _register() -> dict[str, Any]:
 
     register_method(HARD, family="study", paper=PAPER, needs=frozenset({"forget", "retain", "val"}),
                     params=HardParams(), description="hard scheme of Qiao et al. 2026", replace=True)(qiao_hard)
-    base = get_method("sw_influence")
     variants = {}
     for lam in (0.1, "auto"):
-        name = f"sw_influence_lam_{lam}"
-        register_method(name, family="study", paper=PAPER, needs=base.info.needs, supports_sample_weights=True,
-                        params=dataclasses.replace(base.params, lam=lam, forget="free", target="dp"),
-                        description=f"sw_influence, forget='free', lam={lam}", replace=True)(base.fn)
-        variants[name] = lam
+        variants[st.register_variant(f"sw_influence_lam_{lam}", "sw_influence", lam=lam, forget="free",
+                                     target="dp")] = lam
     return variants
 
 
