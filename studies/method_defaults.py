@@ -4,7 +4,8 @@ Each method runs with a small grid of its one knob (SSD: the selection weighting
 Fisher: the noise scale ``alpha``) against the reference retrains, and is judged by the default checks of the gate
 that a sound unlearning method must meet: forgetting (``ua:abs<=15``, ``mia:abs<=15``) and utility
 (``ta:drop<=3``, ``ra:drop<=3``). The measured choice is the grid value with the fewest FAILs, then the fewest
-INCONCLUSIVE, then the smallest ``|UA - UA(retrain)|``.
+INCONCLUSIVE; among those, the smallest ``alpha`` whose ``|UA - UA(retrain)|`` is within the interval half-width of
+the best one (``--ssd-alpha`` / ``--fisher-alpha`` set other grids).
 
 SSD's ratio ``I_f / I_tr`` can never exceed ``|D_tr| / |D_f|`` (a forget set inside the training set), so its
 ``alpha`` is only meaningful relative to that bound; the table prints it.
@@ -24,12 +25,28 @@ from typing import Any, Sequence
 from studies import _study as st
 
 NAME = "method_defaults"
-GRIDS = {"ssd": [10.0, 15.0, 20.0, 24.0], "fisher": [1e-7, 1e-6, 3e-6, 1e-5]}
+GRIDS = {"ssd": [10.0, 11.0, 12.0, 13.0, 15.0, 20.0, 24.0], "fisher": [1e-7, 1e-6, 1.5e-6, 2e-6, 3e-6, 1e-5]}
 CHECKS = ("ua:abs<=15", "mia:abs<=15", "ta:drop<=3", "ra:drop<=3")
 
 
+def _choose(names: list[str], scores: dict[str, tuple[int, int, float]], variants: dict[str, tuple[str, float]],
+            halfwidth: dict[str, float]) -> str:
+    """Fewest FAIL, then fewest INCONCLUSIVE; among those, the smallest ``alpha`` whose ``|dUA|`` is within the
+    interval half-width of the best ``|dUA|`` (differences inside the noise do not move the choice away from the
+    strongest, paper-like setting)."""
+    top = min((scores[n][0], scores[n][1]) for n in names)
+    tied = [n for n in names if (scores[n][0], scores[n][1]) == top]
+    best = min(tied, key=lambda n: scores[n][2])
+    close = [n for n in tied if scores[n][2] <= scores[best][2] + halfwidth[best]]
+    return min(close, key=lambda n: variants[n][1])
+
+
 def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
-    return run(st.parser(__doc__.split("\n\n")[0]).parse_args(argv))
+    ap = st.parser(__doc__.split("\n\n")[0])
+    ap.add_argument("--ssd-alpha", type=float, nargs="+", default=None, help=f"SSD grid (default {GRIDS['ssd']})")
+    ap.add_argument("--fisher-alpha", type=float, nargs="+", default=None,
+                    help=f"Fisher grid (default {GRIDS['fisher']})")
+    return run(ap.parse_args(argv))
 
 
 def run(args: Any) -> dict[str, Any]:
@@ -39,14 +56,14 @@ def run(args: Any) -> dict[str, Any]:
     t0 = time.perf_counter()
     sc = st.scenario(args)
     data = sc.data()
-    grids = {"ssd": GRIDS["ssd"][:2] if args.smoke else GRIDS["ssd"],
-             "fisher": GRIDS["fisher"][1:3] if args.smoke else GRIDS["fisher"]}
+    grids = {m: [float(v) for v in getattr(args, f"{m}_alpha") or (g[:2] if args.smoke else g)]
+             for m, g in GRIDS.items()}
     variants = {st.register_variant(f"{m}_alpha_{a:g}", m, alpha=a): (m, a) for m, g in grids.items() for a in g}
     ref_seeds = tuple(sc.seeds[:3]) if len(sc.seeds) >= 2 else (sc.seeds[0], sc.seeds[0] + 1)
     rep = st.audit(sc, args, data=data, methods=list(variants), references=("retrain",), seeds=sc.seeds[:1],
                    reference_seeds=ref_seeds, thresholds=CHECKS)
     bound = len(data.train) / len(data.forget_idx)
-    rows, scores, claims = [], {}, []
+    rows, scores, claims, halfwidth = [], {}, [], {}
     for name, (m, a) in variants.items():
         fs = [f for f in rep.findings if f.model == name and f.check in CHECKS]
         n_fail = sum(f.status.value == "FAIL" for f in fs)
@@ -54,6 +71,7 @@ def run(args: Any) -> dict[str, Any]:
         ua = compare(rep, name, "retrain", "UA")
         ta = compare(rep, name, "retrain", "TA")
         scores[name] = (n_fail, n_inc, abs(ua.delta.estimate))
+        halfwidth[name] = ua.delta.half_width
         default = get_method(m).params.alpha == a
         log = (rep.records(name)[0].log or {}) if rep.records(name) else {}
         rows.append([m, f"{a:g}" + (" (default)" if default else ""),
@@ -62,7 +80,7 @@ def run(args: Any) -> dict[str, Any]:
                      ua.model_mean, ta.model_mean, f"{ua.delta.estimate:+.1f} [{ua.delta.lo:+.1f}, {ua.delta.hi:+.1f}]",
                      f"{ta.delta.estimate:+.1f} [{ta.delta.lo:+.1f}, {ta.delta.hi:+.1f}]",
                      " ".join(f"{f.check.split(':')[0]}={f.status.value[0]}" for f in fs)])
-    chosen = {m: min((n for n, v in variants.items() if v[0] == m), key=lambda n: scores[n]) for m in grids}
+    chosen = {m: _choose([n for n, v in variants.items() if v[0] == m], scores, variants, halfwidth) for m in grids}
     for m, name in chosen.items():
         fs = [f for f in rep.findings if f.model == name and f.check in CHECKS]
         claims.append(st.Claim(paper="Foster et al. 2024" if m == "ssd" else "Golatkar et al. 2020",
