@@ -140,7 +140,8 @@ def audit(sc: Scenario, args: argparse.Namespace, *, data: Any, methods: Sequenc
     spec = AuditSpec(data=data, model_factory=sc.model_factory(data), methods=list(methods),
                      references=tuple(references), seeds=seeds,
                      reference_seeds=tuple(reference_seeds) if reference_seeds is not None else seeds,
-                     recipe=sc.recipe, metric_config=MetricConfig.preset(sc.metric_preset, **sc.metric_overrides), n_boot=sc.n_boot,
+                     recipe=sc.recipe, metric_config=MetricConfig.preset(sc.metric_preset, **sc.metric_overrides),
+                     n_boot=sc.n_boot,
                      thresholds=list(thresholds), device=sc.device,
                      cache_dir=False if str(args.cache_dir).lower() == "none" else args.cache_dir)
     return run_audit(spec, progress=False)
@@ -246,6 +247,11 @@ def seed_values(report: Any, name: str, metric: str) -> dict[int, float]:
     return {r.seed: r.values[metric] for r in report.records(name) if r.status == "ok" and metric in r.values}
 
 
+def ci_text(iv: Any, digits: int = 1) -> str:
+    """``"+1.23 [-0.4, +2.9]"``: an interval's estimate and ends, signed."""
+    return f"{iv.estimate:+.{digits + 1}f} [{iv.lo:+.{digits}f}, {iv.hi:+.{digits}f}]"
+
+
 def paired_text(a: dict[int, float], b: dict[int, float]) -> str:
     """``mean +- sd`` of the per-seed differences ``a - b`` over the seeds both have (``n/a`` without any)."""
     d = [a[s] - b[s] for s in a if s in b]
@@ -259,8 +265,9 @@ def paired_text(a: dict[int, float], b: dict[int, float]) -> str:
 # ----------------------------------------------------------------------------------------------- output
 def table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
     """A Markdown table (also readable as plain text)."""
-    cells = [[_cell(c) for c in r] for r in rows]
-    out = ["| " + " | ".join(headers) + " |", "|" + "|".join("---" for _ in headers) + "|"]
+    cells = [[_cell(c).replace("|", "\\|") for c in r] for r in rows]
+    out = ["| " + " | ".join(h.replace("|", "\\|") for h in headers) + " |",
+           "|" + "|".join("---" for _ in headers) + "|"]
     out += ["| " + " | ".join(r) + " |" for r in cells]
     return "\n".join(out)
 

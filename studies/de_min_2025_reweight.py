@@ -53,8 +53,8 @@ def run(args: Any) -> dict[str, Any]:
         lost = -drop.delta.estimate
         restored = gain.delta.estimate / lost if lost > 0 else float("nan")
         rows.append([r, len(data.forget_idx), drop.reference_mean, drop.model_mean, gain.model_mean,
-                     f"{drop.delta.estimate:+.2f} [{drop.delta.lo:+.1f}, {drop.delta.hi:+.1f}]",
-                     f"{gain.delta.estimate:+.2f} [{gain.delta.lo:+.1f}, {gain.delta.hi:+.1f}]",
+                     st.ci_text(drop.delta),
+                     st.ci_text(gain.delta),
                      st.paired_text(ga_rw, ga_rt), f"{restored:.0%}" if lost > 0 else "n/a (no loss)"])
         series[r] = {"GA_original": list(ga_o.values()), "GA_retrain": list(ga_rt.values()),
                      "GA_reweight": list(ga_rw.values()), "drop": drop.delta.to_dict(), "gain": gain.delta.to_dict(),

@@ -77,8 +77,8 @@ def run(args: Any) -> dict[str, Any]:
         rows.append([m, f"{a:g}" + (" (default)" if default else ""),
                      f"{a / bound:.2f}" if m == "ssd" else "-",
                      f"{log.get('ssd_dampened_fraction', float('nan')):.1%}" if m == "ssd" else "-",
-                     ua.model_mean, ta.model_mean, f"{ua.delta.estimate:+.1f} [{ua.delta.lo:+.1f}, {ua.delta.hi:+.1f}]",
-                     f"{ta.delta.estimate:+.1f} [{ta.delta.lo:+.1f}, {ta.delta.hi:+.1f}]",
+                     ua.model_mean, ta.model_mean, st.ci_text(ua.delta),
+                     st.ci_text(ta.delta),
                      " ".join(f"{f.check.split(':')[0]}={f.status.value[0]}" for f in fs)])
     chosen = {m: _choose([n for n, v in variants.items() if v[0] == m], scores, variants, halfwidth) for m in grids}
     for m, name in chosen.items():

@@ -105,7 +105,7 @@ def run(args: Any) -> dict[str, Any]:
                      max(g.get("sw_soft_max_abs_epsilon", float("nan")) for g in logs),
                      sum(int(g.get("sw_soft_clipped_count", 0)) for g in logs) / max(len(logs), 1),
                      sum(a for a, _ in per["DP"]) / len(per["DP"]), sum(a for a, _ in per["TA"]) / len(per["TA"]),
-                     f"{dp.estimate:+.2f} [{dp.lo:+.1f}, {dp.hi:+.1f}]", f"{ta.estimate:+.2f} [{ta.lo:+.1f}, {ta.hi:+.1f}]",
+                     st.ci_text(dp), st.ci_text(ta),
                      f"{warned}/{len(reports)}"])
         series[name] = {"lambda": lam, "DP": per["DP"], "TA": per["TA"], "lambda_used": lams}
     hard_dp = [p[1] for p in series[next(iter(series))]["DP"]]

@@ -91,3 +91,11 @@ def test_soft_variants_default_to_the_reference_codes_lambda():
     assert get_method("sw_influence").params.lam == "auto"
     with pytest.raises(ValueError, match="sw.lam"):
         get_method("sw_influence", lam=-1.0)
+
+
+def test_thresholds_evaluate_adds_the_note():
+    from unlearn_audit.audit import Thresholds
+
+    rep = _report(_record("head", "method"))
+    (f,) = Thresholds(["fairness_gap:rel<=0.25@original"]).evaluate(rep, models=["head"])
+    assert CANNOT_SEE in f.why and f.status is not Status.FAIL

@@ -1,7 +1,7 @@
 """What a check cannot see, and methods whose output cannot be told from the original's.
 
 Two kinds of statement the threshold checks cannot make by themselves, added to the findings after they are decided
-(``run_audit`` calls ``annotate_findings`` and ``unchanged_findings``):
+(``Thresholds.evaluate`` calls ``annotate_findings``, ``run_audit`` also ``unchanged_findings``):
 
 - **notes on a check** (``annotate_findings``): the check was decided (or skipped), but by construction it cannot see
   part of what it claims to measure. The note is appended to the finding's ``why`` after ``"Cannot see: "``:
@@ -27,8 +27,6 @@ from __future__ import annotations
 import dataclasses
 import math
 from typing import TYPE_CHECKING, Any, Sequence
-
-import numpy as np
 
 from ..report._findings import Finding, Status
 
@@ -130,6 +128,8 @@ def output_change(model: "ModelRecord", original: "ModelRecord") -> dict[str, fl
     samples whose correctness differs), ``forget_loss_change`` (mean ``|loss - loss_original|`` on the forget set
     divided by the original's mean forget loss).
     """
+    import numpy as np
+
     ms, os_ = model.samples or {}, original.samples or {}
     keys = ("test.pred", "forget.correct", "forget.loss")
     if not all(k in ms and k in os_ for k in keys):

@@ -29,7 +29,7 @@ from ._samples import samples_from_tensors, samples_to_tensors
 from ._environment import collect_environment, package_versions
 from ._guard import DataGuard, MethodFailure, call_method
 from ._isolation import check_portable, run_step_isolated
-from ._blind_spots import annotate_findings, unchanged_findings
+from ._blind_spots import unchanged_findings
 from ._spec import AuditSpec
 from ._thresholds import checked_models
 from ._uncertainty import assemble_uncertainty
@@ -388,7 +388,7 @@ class _Runner:
                 if r.status == "failed":
                     findings.append(Finding(check="runs", metric="-", model=user, status=Status.FAIL,
                                             why=f"seed {r.seed}: {r.error}"))
-        findings += annotate_findings(report, thresholds.evaluate(report))  # type: ignore[union-attr]
+        findings += thresholds.evaluate(report)  # type: ignore[union-attr]
         findings += unchanged_findings(report, checked_models(report))
         report.findings = findings
         report.config["seconds"] = round(time.perf_counter() - t_start, 3)

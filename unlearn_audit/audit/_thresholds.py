@@ -526,7 +526,8 @@ class Thresholds:
                 method (role ``"method"``).
 
         A model that failed gets FAIL findings carrying its error; a metric that does not apply to it (or to its
-        reference), or a reference missing from the audit, gives SKIP with the reason.
+        reference), or a reference missing from the audit, gives SKIP with the reason. A check that cannot see part
+        of what it claims (``_blind_spots.annotate_findings``) says so in its ``why`` ("Cannot see: ...").
         """
         if models is None:
             models = checked_models(report)
@@ -538,7 +539,9 @@ class Thresholds:
                                f"{', '.join(names)}")
             for check in self.checks:
                 findings.append(self._one(report, check, name))
-        return findings
+        from ._blind_spots import annotate_findings  # what a check cannot see, as a note on it
+
+        return annotate_findings(report, findings)
 
     def _one(self, report: "AuditReport", check: Check, name: str) -> Finding:
         from ..report._compare import compare, ok_records, value_interval
