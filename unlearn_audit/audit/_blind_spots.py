@@ -106,7 +106,8 @@ def annotate_findings(report: "AuditReport", findings: Sequence[Finding]) -> lis
     for f in findings:
         if f.metric in ("FG", "FG_MAX") and f.status is not Status.FAIL and _same_fairness_gap(report, f.model):
             f = _note(f, "the model's per-layer fairness-gap equals the original's on every normalization layer: "
-                         "the method changed no layer that feeds a normalization layer (a head-only change), so "
+                         "the method changed no layer that feeds a normalization layer (e.g. a head-only change, or "
+                         "none at all), so "
                          "this check cannot fail it whatever the method did; judge it by UA/MIA/TA instead.")
         elif f.metric in ("EO", "EO_WORST") and no_contrast:
             f = _note(f, "the forget set's dominant groups cover every attribute value (e.g. a random forget set), "

@@ -29,7 +29,8 @@ if TYPE_CHECKING:  # pragma: no cover
     from ..report import AuditReport, ModelRecord
     from ..stats import Interval
 
-__all__ = ["Check", "Thresholds", "ThresholdError", "checked_models", "METRIC_ALIASES", "resolve_metric", "DEFAULT_LEVEL"]
+__all__ = ["Check", "Thresholds", "ThresholdError", "checked_models", "METRIC_ALIASES", "resolve_metric",
+           "DEFAULT_LEVEL"]
 
 #: The default confidence level of every interval and decision.
 DEFAULT_LEVEL = 0.95
