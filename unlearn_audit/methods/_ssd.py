@@ -27,9 +27,9 @@ class SsdParams:
     on the default scenario ``colored_digits()``, where ``|D_tr| / |D_f| = 26.3``; docs/findings.md): ``alpha = 10``
     dampens 22% of the weights and collapses the model (TA 52.7 vs 94.8 for the original), 11 to 13 still cost
     test or retain accuracy (13: borderline), and from 15 on nothing is lost -- nor forgotten (UA stays at the
-    original's, 0-1.6, vs 37.8 for the retrain). ``alpha = 15`` is the smallest value of the grid ``{10, 11, 12, 13, 15, 20, 24}`` that
-    fails no utility check; on this data SSD does not reach the retrain's forgetting at any ``alpha`` (see the
-    ratio bound below). ``lam = 1`` as in the paper.
+    original's, 0-1.6, vs 37.8 for the retrain). ``alpha = 15`` is the smallest value of the grid
+    ``{10, 11, 12, 13, 15, 20, 24}`` that fails no utility check; on this data SSD does not reach the retrain's
+    forgetting at any ``alpha`` (see the ratio bound below). ``lam = 1`` as in the paper.
 
     Attributes:
         alpha: selection weighting: a parameter is dampened when ``I_f > alpha * I_tr``.
