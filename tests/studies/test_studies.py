@@ -15,6 +15,19 @@ STUDIES = {"de_min_2025_reweight": de_min_2025_reweight, "tran_woo_2025": tran_w
            "qiao_2026_soft_weights": qiao_2026_soft_weights}
 
 
+@pytest.fixture(autouse=True)
+def _restore_registry():
+    """The studies register variants (``register_variant``) under new names: drop them afterwards, so the rest of
+    the session's registry is the built-in one."""
+    from unlearn_audit.methods import METHODS, method_names
+
+    method_names()  # load the built-ins before the snapshot
+    before = dict(METHODS._methods)
+    yield
+    METHODS._methods.clear()
+    METHODS._methods.update(before)
+
+
 @pytest.fixture(scope="module")
 def study_cache(tmp_path_factory):
     return tmp_path_factory.mktemp("study-cache")
