@@ -14,13 +14,13 @@ from ._memorise import accuracy, context, memorisation_setup, state_hash, unlear
 
 # Measured on the memorisation setup (setup seed 0, CPU, one thread; original FA 1.000 / RA 1.000 / test 0.872,
 # mean CE on D_f 0.070, on D_r 0.0065; retrain FA 0.000 / RA 1.000), method seeds 0 / 1 / 2 (/ 3):
-#   alpha 1e-6 (default)  FA 0.925 / 1.000 / 1.000 / 1.000   RA 1.000 (all)   CE(D_f) 0.176 / 0.114 / 0.131 / 0.152
+#   alpha 1e-6            FA 0.925 / 1.000 / 1.000 / 1.000   RA 1.000 (all)   CE(D_f) 0.176 / 0.114 / 0.131 / 0.152
 #   alpha 3e-6            FA 0.850 / 0.900 / 0.875           RA 0.985 / 0.985 / 0.996   test 0.79 / 0.82 / 0.79
 #   alpha 5e-6            FA 0.725 (all)                     RA 0.943 / 0.950 / 0.952
 #   alpha 1e-5            FA 0.550 / 0.400 / 0.550           RA 0.798 / 0.787 / 0.709
 # Fisher noise is weakly selective on this tiny net: forget accuracy only falls as retain / test accuracy start to
-# fall too. The default alpha (1e-6, spec D12) mostly raises the loss on D_f; the behavioural test uses 3e-6 from
-# the recommended grid. Bounds keep a margin for thread-count / platform differences.
+# fall too. Alpha 1e-6 (and the default 1.5e-6, measured on the default scenario: studies/method_defaults.py) mostly
+# raises the loss on D_f; the behavioural test uses 3e-6 from the recommended grid. Bounds keep a margin for thread-count / platform differences.
 ALPHA = 3e-6
 FAST = {"per_sample": False}  # the mini-batch estimator: same code paths for weights / seeds, a few times faster
 

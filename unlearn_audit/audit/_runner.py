@@ -26,7 +26,9 @@ from ._samples import samples_from_tensors, samples_to_tensors
 from ._environment import collect_environment, package_versions
 from ._guard import DataGuard, MethodFailure, call_method
 from ._isolation import check_portable, run_step_isolated
+from ._blind_spots import unchanged_findings
 from ._spec import AuditSpec
+from ._thresholds import checked_models
 from ._uncertainty import assemble_uncertainty
 from .._step_progress import report_step, reporting_to
 from ..progress import ProgressEvent, ProgressSink
@@ -412,6 +414,7 @@ class _Runner:
                     findings.append(Finding(check="runs", metric="-", model=user, status=Status.FAIL,
                                             why=f"seed {r.seed}: {r.error}"))
         findings += thresholds.evaluate(report)  # type: ignore[union-attr]
+        findings += unchanged_findings(report, checked_models(report))
         report.findings = findings
         report.config["seconds"] = round(time.perf_counter() - t_start, 3)
         return report

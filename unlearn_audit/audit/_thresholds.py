@@ -29,7 +29,8 @@ if TYPE_CHECKING:  # pragma: no cover
     from ..report import AuditReport, ModelRecord
     from ..stats import Interval
 
-__all__ = ["Check", "Thresholds", "ThresholdError", "METRIC_ALIASES", "resolve_metric", "DEFAULT_LEVEL"]
+__all__ = ["Check", "Thresholds", "ThresholdError", "checked_models", "METRIC_ALIASES", "resolve_metric",
+           "DEFAULT_LEVEL"]
 
 #: The default confidence level of every interval and decision.
 DEFAULT_LEVEL = 0.95
@@ -526,13 +527,11 @@ class Thresholds:
                 method (role ``"method"``).
 
         A model that failed gets FAIL findings carrying its error; a metric that does not apply to it (or to its
-        reference), or a reference missing from the audit, gives SKIP with the reason.
+        reference), or a reference missing from the audit, gives SKIP with the reason. A check that cannot see part
+        of what it claims (``_blind_spots.annotate_findings``) says so in its ``why`` ("Cannot see: ...").
         """
         if models is None:
-            if report.user_method is not None:
-                models = [report.user_method]
-            else:
-                models = [n for n in report.model_names() if any(r.role == "method" for r in report.records(n))]
+            models = checked_models(report)
         names = report.model_names()
         findings = []
         for name in models:
@@ -541,7 +540,9 @@ class Thresholds:
                                f"{', '.join(names)}")
             for check in self.checks:
                 findings.append(self._one(report, check, name))
-        return findings
+        from ._blind_spots import annotate_findings  # what a check cannot see, as a note on it
+
+        return annotate_findings(report, findings)
 
     def _one(self, report: "AuditReport", check: Check, name: str) -> Finding:
         from ..report._compare import compare, ok_records, value_interval
@@ -581,6 +582,13 @@ class Thresholds:
                             reference_value=c.reference_mean, n_samples=n_samples, sample_split=split,
                             n_model_seeds=len(c.model_values),
                             n_reference_seeds=None if ref_name == "original" else len(c.reference_values))
+
+
+def checked_models(report: "AuditReport") -> list[str]:
+    """The models checks apply to by default: the user's method when the audit has one, else every suite method."""
+    if report.user_method is not None:
+        return [report.user_method]
+    return [n for n in report.model_names() if any(r.role == "method" for r in report.records(n))]
 
 
 _SPLIT_WORDS = {"retain": "retain set", "forget": "forget set", "test": "test split", "val": "val split",

@@ -256,6 +256,13 @@ class SoftWeights:
         """Predicted oriented task value after unlearning, ``Delta - a^T eps``."""
         return self.delta + self.predicted_delta_task
 
+    @property
+    def max_abs_free_epsilon(self) -> float:
+        """``max |eps_i|`` over the samples the QP weighted (the pinned forget samples, at ``-1``, excluded): near 0
+        means the weighted model is the original's."""
+        free = self.epsilon if self.pinned is None else self.epsilon[~self.pinned.to(self.epsilon.device)]
+        return float(free.abs().max()) if free.numel() else 0.0
+
     def log(self) -> dict[str, Any]:
         """JSON-friendly scalars for ``ctx.log`` / reports."""
         return {"soft_target": self.target, "soft_case": self.case, "soft_case_name": self.case_name,
@@ -266,6 +273,7 @@ class SoftWeights:
                 "soft_pred_delta_utility_unclipped": self.predicted_delta_utility_unclipped,
                 "soft_clipped_mass": self.clipped_mass, "soft_clipped_count": self.clipped_count,
                 "soft_n_pinned": int(self.pinned.sum()) if self.pinned is not None else 0,
+                "soft_max_abs_epsilon": self.max_abs_free_epsilon,
                 "soft_message": self.message}
 
 

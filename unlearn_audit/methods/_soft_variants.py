@@ -35,14 +35,20 @@ class SoftParams:
 
     Attributes:
         target: ``"dp"``, ``"eop"``, ``"robust"`` or ``"auto"`` (dp for binary tasks, robust otherwise).
-        lam: QP regulariser ``lambda`` (seed 003's default 0.1), or ``"auto"`` (grid search on the predicted task).
+        lam: QP regulariser ``lambda``: ``"auto"`` (default; the reference code's automatic choice: the value of
+            ``logspace(-3, 1, 50)`` whose weights best reach the task target, ``soft_weights_from_influences``) or a
+            positive float. A fixed ``0.1`` (the reference code's value for the cases where ``lambda`` cancels) can
+            leave every ``|epsilon|`` tiny on a large training set -- the model is then the original's, which the
+            audit reports as a WARN. The log records the ``lambda`` used (``sw_soft_lambda``), the largest
+            ``|epsilon|`` (``sw_soft_max_abs_epsilon``) and how many weights the box clipped (``sw_soft_clipped_count``,
+            ``sw_soft_clipped_mass``).
         forget: ``"pinned"`` (``epsilon = -1`` on ``D_f``; default) or ``"free"`` (the paper's setting).
         eps_min, eps_max: box the weights are clipped to (spec D9 v).
         box: ``"clip"`` (clip the closed form) or ``"exact"`` (solve the box-constrained QP).
     """
 
     target: str = "auto"
-    lam: float | str = 0.1
+    lam: float | str = "auto"
     forget: str = "pinned"
     eps_min: float = -1.0
     eps_max: float = 1.0
@@ -55,6 +61,9 @@ class SoftParams:
             raise ValueError(f"sw.forget: expected 'pinned' or 'free', got {self.forget!r}")
         if self.box not in ("clip", "exact"):
             raise ValueError(f"sw.box: expected 'clip' or 'exact', got {self.box!r}")
+        if isinstance(self.lam, bool) or not (self.lam == "auto" or (isinstance(self.lam, (int, float))
+                                                                      and 0 < self.lam < float("inf"))):
+            raise ValueError(f"sw.lam: expected 'auto' or a positive number, got {self.lam!r}")
 
 
 def _make(base: str):

@@ -12,11 +12,11 @@ it without importing the training stack.
 """
 
 from ._bootstrap import StratifiedBootstrap, check_n_boot, weighted_auc
-from ._correlation import Correlation, ks_forget_quality, pearson, spearman
+from ._correlation import Correlation, correlation_interval, ks_forget_quality, pearson, spearman
 from ._decision import Decision, decide_at_least, decide_at_most, what_would_decide
 from ._intervals import Interval, check_level, combine_variances, mean_std_ci, pooled_seed_variance, t_quantile
 
 __all__ = ["Correlation", "Decision", "Interval", "StratifiedBootstrap", "check_level", "check_n_boot",
-           "combine_variances", "decide_at_least",
+           "combine_variances", "correlation_interval", "decide_at_least",
            "decide_at_most", "ks_forget_quality", "mean_std_ci", "pearson", "pooled_seed_variance", "spearman",
            "t_quantile", "weighted_auc", "what_would_decide"]

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Any, Sequence
+from typing import TYPE_CHECKING, Any, Sequence
 
 import numpy as np
 
-__all__ = ["Correlation", "pearson", "spearman", "ks_forget_quality"]
+if TYPE_CHECKING:  # pragma: no cover
+    from ._intervals import Interval
+
+__all__ = ["Correlation", "pearson", "spearman", "correlation_interval", "ks_forget_quality"]
 
 
 @dataclass(frozen=True)
@@ -51,6 +54,31 @@ def spearman(a: Sequence[float], b: Sequence[float]) -> Correlation:
 
     res = stats.spearmanr(x, y)
     return Correlation(float(res.statistic), float(res.pvalue), int(x.size))
+
+
+def correlation_interval(c: Correlation, *, level: float = 0.95, kind: str = "spearman") -> "Interval":
+    """Confidence interval of a correlation by Fisher's z transform: ``tanh(atanh(r) -+ q se)``.
+
+    ``se = 1 / sqrt(n - 3)`` for Pearson's r; ``sqrt((1 + r^2 / 2) / (n - 3))`` for Spearman's rho (Bonett & Wright
+    2000). The returned ``Interval`` is on the correlation scale (its ``se`` is the z-scale one). It assumes
+    independent pairs.
+
+    Raises:
+        ValueError: fewer than 4 pairs, an undefined correlation, or an unknown ``kind``.
+    """
+    from ._intervals import Interval, check_level, t_quantile
+
+    level = check_level(level)
+    if kind not in ("spearman", "pearson"):
+        raise ValueError(f"correlation_interval: kind must be 'spearman' or 'pearson', got {kind!r}")
+    if c.n < 4 or not math.isfinite(c.r):
+        raise ValueError(f"correlation_interval: needs a defined correlation over >= 4 pairs, got r={c.r}, n={c.n}")
+    r = min(max(c.r, -0.999999), 0.999999)
+    se = math.sqrt((1 + r * r / 2 if kind == "spearman" else 1.0) / (c.n - 3))
+    q = t_quantile((1 + level) / 2, math.inf)
+    z = math.atanh(r)
+    return Interval(c.r, math.tanh(z - q * se), math.tanh(z + q * se), level, se, math.inf, se * se, 0.0, False,
+                    (f"Fisher z interval of {kind} r over {c.n} pairs",))
 
 
 def ks_forget_quality(model_losses: Sequence[Any], reference_losses: Sequence[Any]) -> dict[str, float]:
