@@ -142,7 +142,7 @@ def scrub(model: nn.Module, ctx: UnlearnContext, params: ScrubParams) -> nn.Modu
     n_f = math.ceil(len(forget) / params.forget_batch_size)
     msteps = min(params.msteps, params.epochs) if len(forget) else 0
     total = params.epochs * n_r + msteps * n_f
-    trainer = Trainer(model, params, device=dev, steps_per_epoch=math.ceil(total / params.epochs))
+    trainer = Trainer(model, params.recipe(), device=dev, steps_per_epoch=math.ceil(total / params.epochs))
     gen_f, gen_r = ctx.generator(1), ctx.generator(2)
     t2 = params.temperature ** 2
     kl_max = []
@@ -256,7 +256,7 @@ def bad_teacher(model: nn.Module, ctx: UnlearnContext, params: BadTeacherParams)
     ctx.log["bad_teacher_set"] = {"forget": len(forget), "retain": int(n_keep)}
     del bad
     n_classes = target.shape[1]
-    trainer = Trainer(model, params, device=dev, steps_per_epoch=math.ceil(len(x) / params.batch_size))
+    trainer = Trainer(model, params.recipe(), device=dev, steps_per_epoch=math.ceil(len(x) / params.batch_size))
     gen_b = ctx.generator(2)
     for epoch in range(params.epochs):
         for idx in batch_indices(len(x), params.batch_size, generator=gen_b):

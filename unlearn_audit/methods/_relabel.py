@@ -134,7 +134,7 @@ def _relabel_train(model: nn.Module, ctx: UnlearnContext, params: RlParams, *,
     gen_r, gen_f, gen_l = ctx.generator(1), ctx.generator(2), ctx.generator(3)
     fixed = random_labels(forget.y, n_classes, gen_l) if params.labels == "fixed" else None
     steps = math.ceil(len(forget) / bs) + math.ceil(len(retain) / bs)
-    trainer = Trainer(model, params, device=ctx.device, steps_per_epoch=steps)
+    trainer = Trainer(model, params.recipe(), device=ctx.device, steps_per_epoch=steps)
     frozen: dict[nn.Parameter, tuple[torch.Tensor, torch.Tensor]] = {}
     if mask is not None and strict:
         frozen = {p: (m == 0, p.detach().clone()) for p, m in mask.items() if bool((m == 0).any())}
