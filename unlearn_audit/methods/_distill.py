@@ -16,6 +16,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ..data import cat_inputs, take_rows
 from ..training import batch_indices
 from ._context import UnlearnContext
 from ._optim import OptimParams, Trainer, batches, logits_of
@@ -250,8 +251,9 @@ def bad_teacher(model: nn.Module, ctx: UnlearnContext, params: BadTeacherParams)
     keep = keep.to(dev)
     if len(forget) + n_keep == 0:
         raise ValueError("method 'bad_teacher': nothing to distil (empty forget set and retain_fraction * |D_r| = 0)")
-    x = torch.cat([forget.x, retain.x[keep]])
-    target = torch.cat([logits_of(bad, forget.x, device=dev), logits_of(ctx.original, retain.x[keep], device=dev)])
+    x = cat_inputs([forget.x, take_rows(retain.x, keep)])
+    target = torch.cat([logits_of(bad, forget.x, device=dev),
+                        logits_of(ctx.original, take_rows(retain.x, keep), device=dev)])
     coef = torch.cat([r, w[keep]])
     ctx.log["bad_teacher_set"] = {"forget": len(forget), "retain": int(n_keep)}
     del bad

@@ -12,6 +12,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ..data import cat_inputs
 from ..training import batch_indices
 from ._context import UnlearnContext
 from ._optim import OptimParams, Trainer, weighted_ce
@@ -154,7 +155,7 @@ def _relabel_train(model: nn.Module, ctx: UnlearnContext, params: RlParams, *,
         return torch.randint(0, n_classes, (n,), generator=gen_l).to(ctx.device)
 
     if params.order == "mixed":
-        x_all = torch.cat([forget.x, retain.x])
+        x_all = cat_inputs([forget.x, retain.x])
         y_all = torch.cat([fixed if fixed is not None else forget.y, retain.y])
         is_f = torch.cat([torch.ones(len(forget), dtype=torch.bool), torch.zeros(len(retain), dtype=torch.bool)])
         is_f = is_f.to(ctx.device)

@@ -14,6 +14,7 @@ from torch import nn
 from .._device import autocast, configure_threads, resolve_device, use_channels_last
 from .._step_progress import current_reporter
 from ..data import GroupDataset
+from ..data._images import gathered_batches
 from ._loop import augment_batch, batch_indices
 from ._recipe import TrainRecipe
 from ._trainer import Trainer
@@ -78,7 +79,8 @@ def fit(model: nn.Module, dataset: GroupDataset | torch.utils.data.Dataset, reci
     objective of Sagawa et al. (2020): group weights ``q_g <- q_g * exp(eta * L_g)``, renormalised, and loss
     ``sum_g q_g L_g`` with ``L_g`` the mean CE of group ``g`` in the batch (``eta = recipe.group_dro_step``).
 
-    A ``GroupDataset`` takes the in-memory fast path (tensors on the device, batches by index slicing); any
+    A ``GroupDataset`` takes the fast path (data on the device, batches gathered by index; an image store's
+    batches stream from its memory map through a prefetch thread unless the store sits on the device); any
     other map-style dataset yielding ``(x, y, a)`` takes a ``DataLoader`` path, which draws the same index
     batches for a seed (so on CPU both paths train to the same weights); GroupDRO there needs the dataset to
     expose ``n_attrs``.
@@ -120,11 +122,12 @@ def fit(model: nn.Module, dataset: GroupDataset | torch.utils.data.Dataset, reci
     q = torch.full((data.n_groups,), 1.0 / data.n_groups, device=dev)
     with progress_bar(f"fit {type(model).__name__}", recipe.epochs, enabled=progress) as advance:
         for _ in range(recipe.epochs):
-            for idx in batch_indices(len(data), recipe.batch_size, generator=gen, weights=weights):
+            batches = list(batch_indices(len(data), recipe.batch_size, generator=gen, weights=weights))
+            for idx, xb in zip(batches, gathered_batches(data.x, batches)):
                 if on_batch is not None:
                     on_batch(idx)
-                idx_d = idx.to(dev)
-                x = augment_batch(data.x[idx_d], recipe.augment, gen)
+                idx_d = idx.to(dev, non_blocking=True)
+                x = augment_batch(xb, recipe.augment, gen)
                 q_new = trainer.train_step(x, data.y[idx_d], groups=groups[idx_d] if group_dro else None, q=q)
                 q = q if q_new is None else q_new
             advance()
