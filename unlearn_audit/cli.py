@@ -7,6 +7,7 @@
     unlearn-audit report results.json [--html [PATH]] [--checklist [PATH]]
     unlearn-audit compare OLD.json NEW.json [--max-regression 2] [--fail-on fail|warn]
     unlearn-audit cache info|prune|clear [--cache-dir DIR]               # see / prune / clear the cache
+    unlearn-audit prepare SOURCE --out STORE [--csv CSV | --dataset NAME] [--size N]   # build an image store
 
 ``demo`` and ``run`` write ``report.json``, ``report.html`` and ``checklist.md`` into ``--out`` (default
 ``./unlearn-audit-report``), print the table, and with ``--save-baseline PATH`` / ``--baseline PATH`` save this
@@ -398,6 +399,10 @@ def build_parser() -> argparse.ArgumentParser:
     cmp.add_argument("--all-models", action="store_true",
                      help="show every model (default: your method, and any other model that regressed)")
     cmp.set_defaults(func=_cmd_compare)
+
+    from unlearn_audit._cli_prepare import add_prepare_parser
+
+    add_prepare_parser(sub)
     return parser
 
 

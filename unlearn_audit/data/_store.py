@@ -11,6 +11,7 @@ space, and renames it into place only when complete (nothing half-written is eve
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import os
@@ -23,6 +24,8 @@ from typing import Any, Callable, Iterator, Sequence
 import numpy as np
 import torch
 
+from ._audit_data import AuditData
+from ._forget import forget_from_groups
 from ._group_dataset import GroupDataset
 from ._images import StoredImages
 
@@ -108,6 +111,29 @@ class ImageStore:
                             std=std, name=f"{name}/{split}" if split else name,
                             n_classes=len(classes) if classes else int(self.labels.max()) + 1,
                             n_attrs=len(attr_names) if attr_names else int(self.attrs.max()) + 1)
+
+
+    def audit_data(self, *, forget_groups: Sequence[tuple[int, int]], forget_ratio: float = 0.5, seed: int = 0,
+                   placement: str = "stream", val_fraction: float = 0.1, test_fraction: float = 0.2) -> AuditData:
+        """The audit of this store: its train / val / test splits and the forget request ``floor(r * |G|)``
+        samples of each group ``G`` in ``forget_groups`` (``forget_from_groups``, seeded by ``seed``).
+
+        A store prepared without a split column is cut into train / val / test by a seeded shuffle
+        (``val_fraction``, ``test_fraction``). ``placement`` as in ``dataset``.
+        """
+        if bool((self.split < 0).any()):
+            gen = torch.Generator().manual_seed(int(seed))
+            perm = torch.randperm(len(self), generator=gen)
+            n_val, n_test = round(val_fraction * len(self)), round(test_fraction * len(self))
+            codes = torch.zeros(len(self), dtype=torch.int8)
+            codes[perm[:n_val]], codes[perm[n_val:n_val + n_test]] = 1, 2
+            store = dataclasses.replace(self, split=codes)
+        else:
+            store = self
+        splits = {s: store.dataset(s, placement=placement) for s in SPLITS}
+        forget_idx = forget_from_groups(splits["train"], groups=tuple(forget_groups), ratio=forget_ratio, seed=seed)
+        return AuditData(train=splits["train"], val=splits["val"], test=splits["test"], forget_idx=forget_idx,
+                         dominant_groups=tuple(forget_groups))
 
 
 def _header(n: int, chw: Sequence[int], metadata: dict[str, str]) -> tuple[bytes, dict[str, tuple[int, int]]]:

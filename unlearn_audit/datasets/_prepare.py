@@ -15,14 +15,14 @@ import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Callable, Iterator, Sequence
 
 import numpy as np
 
 from ..data._store import ImageStore, StoreError, open_store, write_store
 from ._decode import PrepareError, as_items, decoded_chunks, first_size, hash_items
 
-__all__ = ["PreparedStore", "prepare_images", "prepare_table", "read_table"]
+__all__ = ["PreparedStore", "build_store", "prepare_images", "prepare_table", "read_table"]
 
 _SPLIT_CODES = {"train": 0, "0": 0, "val": 1, "valid": 1, "validation": 1, "1": 1, "test": 2, "2": 2}
 
@@ -134,8 +134,6 @@ def prepare_images(items: Sequence[Any], *, out: str | os.PathLike, labels: Any,
         PrepareError: a missing or undecodable image (its path), mixed sizes without ``size``, bad ``size``.
         StoreError: not enough free disk space (nothing is written).
     """
-    from ..training import progress_bar
-
     if size is not None and (not isinstance(size, int) or isinstance(size, bool) or size < 8):
         raise PrepareError(f"size: expected None or an int >= 8, got {size!r}")
     if len(items) == 0:
@@ -145,9 +143,27 @@ def prepare_images(items: Sequence[Any], *, out: str | os.PathLike, labels: Any,
     options = {"size": size, "classes": classes, "attr_names": attr_names, "mean": mean, "std": std, "name": name,
                "source": source_id}
     h = hashlib.sha256(json.dumps(options, sort_keys=True, default=list).encode())
+    h.update(hash_items(items, workers=workers).encode())
+    return build_store(target, fingerprint=h.hexdigest(), chw=first_size(items, size), labels=labels, attrs=attrs,
+                       split=split, classes=classes, attr_names=attr_names, mean=mean, std=std, name=name,
+                       chunks=lambda: decoded_chunks(items, size=size, workers=workers), progress=progress)
+
+
+def build_store(out: str | os.PathLike, *, fingerprint: str, chw: Sequence[int], labels: Any, attrs: Any,
+                split: Any, chunks: Callable[[], Iterator[np.ndarray]], classes: Sequence[str] | None = None,
+                attr_names: Sequence[str] | None = None, mean: Sequence[float] | None = None,
+                std: Sequence[float] | None = None, name: str | None = None, progress: bool = True) -> PreparedStore:
+    """Write the store ``out`` from ``chunks()`` unless it already records ``fingerprint`` (then a no-op).
+
+    ``fingerprint`` identifies the source (its bytes and the options); the labels, attributes and splits are
+    folded into it here.
+    """
+    from ..training import progress_bar
+
+    target = Path(out).expanduser()
+    h = hashlib.sha256(fingerprint.encode())
     for arr in (labels, attrs, split if split is not None else []):
         h.update(np.asarray(arr, dtype=np.int64).tobytes())
-    h.update(hash_items(items, workers=workers).encode())
     fingerprint = h.hexdigest()
     if target.is_file():
         try:
@@ -156,14 +172,14 @@ def prepare_images(items: Sequence[Any], *, out: str | os.PathLike, labels: Any,
                 return PreparedStore(existing, unchanged=True)
         except StoreError:
             pass  # rebuilt below
-    chw = first_size(items, size)
     meta: dict[str, Any] = {"source_fingerprint": fingerprint, "name": name or target.stem}
     for key, val in (("classes", classes), ("attr_names", attr_names), ("mean", mean), ("std", std)):
         if val is not None:
             meta[key] = list(val)
-    with progress_bar(f"prepare {target.name}", len(items), enabled=progress) as advance:
-        write_store(target, chw=chw, labels=labels, attrs=attrs, split=split, metadata=meta,
-                    chunks=decoded_chunks(items, size=size, workers=workers), progress=advance)
+    n = len(np.asarray(labels).reshape(-1))
+    with progress_bar(f"prepare {target.name}", n, enabled=progress) as advance:
+        write_store(target, chw=chw, labels=labels, attrs=attrs, split=split, metadata=meta, chunks=chunks(),
+                    progress=advance)
     return PreparedStore(open_store(target), unchanged=False)
 
 
