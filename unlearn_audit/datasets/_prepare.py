@@ -55,7 +55,7 @@ def read_table(path: str | os.PathLike, columns: dict[str, str], optional: Seque
             import pandas as pd
         except ImportError:
             raise PrepareError(f"table: reading {str(p)!r} (Parquet) needs pandas and pyarrow "
-                               f"(pip install 'unlearn-audit[tabular]' pyarrow); or export it as CSV") from None
+                               f"(pip install 'unlearn-audit[parquet]'); or export it as CSV") from None
         frame = pd.read_parquet(p)
         header = [str(c) for c in frame.columns]
         get = lambda c: frame[c].tolist()  # noqa: E731
