@@ -15,6 +15,7 @@ from unlearn_audit.datasets._decode import PrepareError
 from unlearn_audit.datasets._prepare import prepare_table
 
 from ..data._stores import write_png_folder
+from .test_local import celeba_root, cifar_root, fairface_root, no_md5, waterbirds_root  # noqa: F401 (fixtures)
 
 pytest.importorskip("PIL")
 from PIL import Image  # noqa: E402
@@ -137,3 +138,35 @@ def test_audit_end_to_end_on_a_store(tmp_path):
     assert report.data["n_train"] == len(data.train) and report.data["input_shape"] == [3, 8, 8]
     assert report.data["attr_names"] == ["blue", "red"]
     assert report.records("original")[0].values["TA"] > 60  # the images are learnable: the store fed real data
+
+
+# ------------------------------------------------------------------------------------------------ local layouts
+def test_prepare_local_layouts_keep_every_sample(tmp_path, waterbirds_root, fairface_root, celeba_root, cifar_root,
+                                                 no_md5):
+    from unlearn_audit.datasets import celeba, cifar10, fairface, waterbirds
+    from unlearn_audit.datasets._prepare_local import prepare_local
+
+    with pytest.raises(PrepareError, match=r"bird_\d+.png: image is .* but the first image is .*size="):
+        prepare_local("waterbirds", waterbirds_root, out=tmp_path / "wb.uastore", workers=1, progress=False)
+    assert not (tmp_path / "wb.uastore").exists()
+    cases = {"waterbirds": (waterbirds_root, waterbirds, {}), "fairface": (fairface_root, fairface, {}),
+             "celeba": (celeba_root, celeba, {"target": "Smiling"})}
+    for name, (root, loader, options) in cases.items():
+        store = prepare_local(name, root, out=tmp_path / f"{name}.uastore", size=8, workers=1, progress=False,
+                              **options).store
+        data = store.audit_data(forget_groups=loader(root, size=8, **options).dominant_groups)
+        ref = loader(root, size=8, **options)
+        for split in ("train", "val", "test"):
+            got, want = getattr(data, split), getattr(ref, split)
+            assert torch.equal(got.x[:], want.x), (name, split)  # the loaders' pixels, uint8 -> float exactly
+            assert torch.equal(got.y, want.y) and torch.equal(got.a, want.a)
+        assert data.train.classes == ref.train.classes and torch.equal(data.forget_idx, ref.forget_idx)
+    cifar = prepare_local("cifar10", cifar_root, out=tmp_path / "c.uastore", workers=1, progress=False,
+                          skew=0.75).store
+    ref = cifar10(cifar_root, skew=0.75)
+    assert cifar.images.shape == (230, 3, 32, 32) and cifar.attr_names == ("colour", "grayscale")
+    assert torch.allclose(cifar.dataset("train").x[:], ref.train.x, atol=0.5 / 255)
+    again = prepare_local("cifar10", cifar_root, out=tmp_path / "c.uastore", workers=1, progress=False, skew=0.75)
+    assert again.unchanged
+    with pytest.raises(FileNotFoundError, match=r"does not exist; CelebA is never downloaded"):
+        prepare_local("celeba", tmp_path / "nowhere", out=tmp_path / "x.uastore", progress=False)

@@ -60,11 +60,13 @@ def _quantize(x: torch.Tensor, size: int | None) -> np.ndarray:
 def _prepare_cifar10(root: str | os.PathLike, *, out: str | os.PathLike, size: int | None, progress: bool,
                      **options: Any) -> PreparedStore:
     """CIFAR-10 through the ``cifar10`` loader (its attribute and splits), quantized back to uint8."""
-    if "max_samples" in options:
-        raise PrepareError("max_samples: a store keeps every sample; subsample when you build the audit")
+    for key in ("max_samples", "forget_groups", "forget_ratio"):
+        if key in options:
+            raise PrepareError(f"{key}: a store keeps every sample and no forget request; choose the forget "
+                               f"request when building the audit (ImageStore.audit_data)")
     if size is not None and (not isinstance(size, int) or isinstance(size, bool) or size < 8):
         raise PrepareError(f"size: expected None or an int >= 8, got {size!r}")
-    data = cifar10(root, **options)
+    data = cifar10(root, forget_ratio=1.0, **options)  # the loader's forget request is not stored
     folder = Path(root).expanduser()
     folder = folder if folder.name == "cifar-10-batches-py" else folder / "cifar-10-batches-py"
     h = hashlib.sha256(f"cifar10:{size}:{json.dumps(options, sort_keys=True, default=str)}".encode())
