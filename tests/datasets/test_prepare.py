@@ -170,3 +170,24 @@ def test_prepare_local_layouts_keep_every_sample(tmp_path, waterbirds_root, fair
     assert again.unchanged
     with pytest.raises(FileNotFoundError, match=r"does not exist; CelebA is never downloaded"):
         prepare_local("celeba", tmp_path / "nowhere", out=tmp_path / "x.uastore", progress=False)
+
+
+# ------------------------------------------------------------------------------------------------ reference audits
+def test_reference_spec_on_a_local_copy(tmp_path, waterbirds_root, capsys):
+    from unlearn_audit.audit import REFERENCE_AUDITS, reference_spec
+    from unlearn_audit.data import StoredImages
+    from unlearn_audit.datasets import waterbirds
+
+    assert set(REFERENCE_AUDITS) == {"celeba", "waterbirds", "fairface", "cifar10"}
+    store = tmp_path / "wb.uastore"
+    spec = reference_spec("waterbirds", root=waterbirds_root, store=store, size=8, workers=1, progress=False,
+                          device="cpu", cache_dir=False)
+    ref = waterbirds(waterbirds_root, size=8)
+    assert isinstance(spec.data.train.x, StoredImages) and torch.equal(spec.data.forget_idx, ref.forget_idx)
+    assert spec.data.dominant_groups == ((1, 0),) and spec.recipe.lr == 1e-2 and spec.recipe.schedule == "constant"
+    assert spec.recipe.epochs == 30 and spec.recipe.batch_size == 32
+    model = spec.model_factory()
+    assert model(spec.data.train.x[:2]).shape == (2, 2)
+    assert _cli("reference", "waterbirds", "--root", str(tmp_path / "absent"), "--no-progress") == 2
+    err = capsys.readouterr().err
+    assert "absent' does not exist; Waterbirds is never downloaded" in err and "metadata.csv" in err
