@@ -153,3 +153,20 @@ def test_three_backings_give_identical_training_and_metrics(tmp_path):
         assert all(torch.equal(ref_state[k], state[k]) for k in ref_state), placement
         assert metrics == ref_metrics or all(
             (np.isnan(v) and np.isnan(metrics[k])) or v == metrics[k] for k, v in ref_metrics.items()), placement
+
+
+def test_device_placement_that_does_not_fit_streams_with_one_warning(tmp_path, monkeypatch):
+    import warnings
+
+    import unlearn_audit.data._images as images
+
+    _random_store(tmp_path / "s.uastore")
+    store = open_store(tmp_path / "s.uastore")
+    monkeypatch.setattr(images, "free_bytes", lambda device: 1000)  # the 2,700-byte store does not fit
+    train, test = store.dataset("train", placement="device"), store.dataset("test", placement="device")
+    with pytest.warns(RuntimeWarning, match=r"do not fit in the .* GiB free on cpu; streaming batches"):
+        placed = train.to("cpu")
+    assert not placed.x.is_resident and torch.equal(placed.x[:], store.dataset("train", placement="memory").x)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # one warning per store, not one per split
+        assert not test.to("cpu").x.is_resident

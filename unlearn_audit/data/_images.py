@@ -9,6 +9,7 @@ The one indexing abstraction of the package: a ``GroupDataset``'s ``x`` is eithe
 from __future__ import annotations
 
 import hashlib
+import os
 import queue
 import threading
 import warnings
@@ -152,16 +153,26 @@ class StoredImages:
         return h.hexdigest()
 
 
-def _upload(source: np.ndarray | torch.Tensor, device: torch.device) -> torch.Tensor | None:
-    """Copy all of ``source`` to ``device`` in chunks, or ``None`` (with one warning) when it does not fit."""
-    nbytes = int(np.prod(source.shape))
+def free_bytes(device: torch.device) -> int:
+    """Free memory on ``device``: ``torch.cuda.mem_get_info`` on CUDA, the available physical memory otherwise."""
     if device.type == "cuda":
-        free, _ = torch.cuda.mem_get_info(device)
-        if nbytes > 0.8 * free:
-            warnings.warn(f"image store: {nbytes / 2**30:.1f} GiB of uint8 images do not fit in the "
-                          f"{free / 2**30:.1f} GiB free on {device}; streaming batches from the memory map instead",
-                          RuntimeWarning, stacklevel=3)
-            return None
+        return int(torch.cuda.mem_get_info(device)[0])
+    try:
+        return int(os.sysconf("SC_AVPHYS_PAGES")) * int(os.sysconf("SC_PAGE_SIZE"))
+    except (ValueError, OSError, AttributeError):  # pragma: no cover - no sysconf
+        return 1 << 62
+
+
+def _upload(source: np.ndarray | torch.Tensor, device: torch.device) -> torch.Tensor | None:
+    """Copy all of ``source`` to ``device`` in chunks, or ``None`` (with one warning) when it would take more than
+    80% of the device's free memory (the rest is left for training)."""
+    nbytes = int(np.prod(source.shape))
+    free = free_bytes(device)
+    if nbytes > 0.8 * free:
+        warnings.warn(f"image store: {nbytes / 2**30:.2f} GiB of uint8 images do not fit in the {free / 2**30:.2f} "
+                      f"GiB free on {device}; streaming batches from the memory map instead", RuntimeWarning,
+                      stacklevel=4)
+        return None
     out = torch.empty(tuple(source.shape), dtype=torch.uint8, device=device)
     chunk = max(1, (256 << 20) // max(1, int(np.prod(source.shape[1:]))))
     for start in range(0, int(source.shape[0]), chunk):

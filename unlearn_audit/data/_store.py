@@ -17,7 +17,7 @@ import json
 import os
 import shutil
 import struct
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterator, Sequence
 
@@ -60,6 +60,7 @@ class ImageStore:
     attrs: torch.Tensor
     split: torch.Tensor
     metadata: dict[str, str]
+    _roots: dict = field(default_factory=dict, repr=False)  # placement -> the StoredImages every view shares
 
     def __len__(self) -> int:
         return int(self.labels.numel())
@@ -99,8 +100,10 @@ class ImageStore:
         if rows is not None and rows.numel() == 0:
             raise ValueError(f"split: the store {str(self.path)!r} has no {split!r} sample "
                              f"(its source had no split column, or none with that value)")
-        x: Any = StoredImages(self.images, rows=rows, placement="stream" if placement == "memory" else placement,
-                              fingerprint=self.content_fingerprint)
+        mode = "stream" if placement == "memory" else placement
+        if mode not in self._roots:  # one per store and mode: the device copy is made once for every split
+            self._roots[mode] = StoredImages(self.images, placement=mode, fingerprint=self.content_fingerprint)
+        x: Any = self._roots[mode] if rows is None else self._roots[mode].subset(rows)
         if placement == "memory":
             x = x.materialize()
         t = rows if rows is not None else slice(None)
