@@ -51,7 +51,7 @@ def one(args: argparse.Namespace) -> dict:
     torch.set_num_threads(args.threads)
     dev = resolve_device(args.device)
     store = open_store(args.store)
-    data = store.audit_data(forget_groups=[(1, 0)], forget_ratio=0.1, placement=args.backing)
+    data = store.audit_data(forget_groups=[(1, 0)], forget_ratio=0.5, placement=args.backing)
     side = store.images.shape[-1]
     make = resnet18_small if side <= 64 else resnet18
     torch.manual_seed(0)

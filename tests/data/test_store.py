@@ -170,3 +170,23 @@ def test_device_placement_that_does_not_fit_streams_with_one_warning(tmp_path, m
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # one warning per store, not one per split
         assert not test.to("cpu").x.is_resident
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+def test_cuda_streamed_and_resident_batches_equal_the_float_batches(tmp_path):
+    """On CUDA: streaming through pinned buffers + the prefetch thread, and the store copied to the GPU, deliver
+    exactly the in-memory float batches; fit runs on both."""
+    from unlearn_audit.models import SmallConvNet
+    from unlearn_audit.training import TrainRecipe, fit
+
+    _random_store(tmp_path / "s.uastore", n=300)
+    store = open_store(tmp_path / "s.uastore")
+    ref = store.dataset(placement="memory").x.cuda()
+    batches = [torch.randperm(300)[:64] for _ in range(8)] + [slice(250, 300)]
+    for placement in ("stream", "device"):
+        ds = store.dataset(placement=placement).to("cuda")
+        assert ds.x.is_resident == (placement == "device")
+        for got, b in zip(gathered_batches(ds.x, batches), batches):
+            assert got.device.type == "cuda" and torch.equal(got, ref[b])
+        model = SmallConvNet(2, width=4)
+        fit(model, ds, TrainRecipe(epochs=1, batch_size=32), seed=0, device="cuda", progress=False)
