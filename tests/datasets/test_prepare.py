@@ -58,7 +58,8 @@ def test_resize_matches_the_loaders_transform_and_workers_agree(tmp_path):
     (tmp_path / "img").mkdir()
     rows = []
     for i in range(70):  # mixed sizes: fine with size=
-        Image.fromarray(rng.integers(0, 256, (12 + i % 5, 10 + i % 3, 3), dtype=np.uint8)).save(tmp_path / f"img/{i}.png")
+        pixels = rng.integers(0, 256, (12 + i % 5, 10 + i % 3, 3), dtype=np.uint8)
+        Image.fromarray(pixels).save(tmp_path / f"img/{i}.png")
         rows.append([f"img/{i}.png", i % 2, "ab"[i % 2]])
     with open(tmp_path / "t.csv", "w", newline="") as fh:
         csv.writer(fh).writerows([["path", "label", "attribute"], *rows])

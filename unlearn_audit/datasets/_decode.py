@@ -28,8 +28,8 @@ def decode_image(item: Item, *, size: int | None, expected: tuple[int, int] | No
     """One RGB image as uint8 ``(3, H, W)``.
 
     With ``size``: the short side resized to ``size`` (bilinear), then a centre crop to ``size x size`` -- the
-    pixels of torchvision's ``Resize(size)`` + ``CenterCrop(size)``, the local loaders' transform. Without: the native size, which must equal ``expected``
-    (``(W, H)`` of the first image) when given.
+    pixels of torchvision's ``Resize(size)`` + ``CenterCrop(size)``, the local loaders' transform. Without: the
+    native size, which must equal ``expected`` (``(W, H)`` of the first image) when given.
 
     Raises:
         PrepareError: the file is missing or cannot be decoded, or its size differs from ``expected``.

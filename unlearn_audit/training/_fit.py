@@ -8,10 +8,9 @@ import sys
 from typing import Any, Callable
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
-from .._device import autocast, configure_threads, resolve_device, use_channels_last
+from .._device import configure_threads, resolve_device
 from .._step_progress import current_reporter
 from ..data import GroupDataset
 from ..data._images import gathered_batches
