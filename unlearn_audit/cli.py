@@ -7,6 +7,8 @@
     unlearn-audit report results.json [--html [PATH]] [--checklist [PATH]]
     unlearn-audit compare OLD.json NEW.json [--max-regression 2] [--fail-on fail|warn]
     unlearn-audit cache info|prune|clear [--cache-dir DIR]               # see / prune / clear the cache
+    unlearn-audit prepare SOURCE --out STORE [--csv CSV | --dataset NAME] [--size N]   # build an image store
+    unlearn-audit reference celeba|waterbirds|fairface|cifar10 --root DIR             # a seed paper's setup
 
 ``demo`` and ``run`` write ``report.json``, ``report.html`` and ``checklist.md`` into ``--out`` (default
 ``./unlearn-audit-report``), print the table, and with ``--save-baseline PATH`` / ``--baseline PATH`` save this
@@ -279,6 +281,25 @@ def _cmd_run(args: argparse.Namespace) -> int:
     return _finish(report, args)
 
 
+def _cmd_reference(args: argparse.Namespace) -> int:
+    from unlearn_audit.audit import PROFILES, reference_spec, run_audit
+
+    overrides = _overrides(args)
+    if args.profile is not None:
+        profile = PROFILES[args.profile].spec_kwargs()
+        if "seeds" in overrides:
+            profile.pop("reference_seeds")
+        overrides = {**profile, **overrides}
+    if args.method is not None:
+        overrides["unlearn_fn"] = args.method
+    try:
+        spec = reference_spec(args.name, root=args.root, store=args.store, size=args.size,
+                              forget_ratio=args.forget_ratio, progress=not args.no_progress, **overrides)
+    except FileNotFoundError as exc:
+        raise UsageError(str(exc)) from None
+    return _finish(run_audit(spec, progress=_progress(args)), args)
+
+
 def _cmd_report(args: argparse.Namespace) -> int:
     report = _load(args.results, "report")
     path = Path(args.results)
@@ -398,6 +419,26 @@ def build_parser() -> argparse.ArgumentParser:
     cmp.add_argument("--all-models", action="store_true",
                      help="show every model (default: your method, and any other model that regressed)")
     cmp.set_defaults(func=_cmd_compare)
+
+    from unlearn_audit.audit._reference_recipes import REFERENCE_AUDITS
+
+    ref = sub.add_parser("reference", help="audit a seed paper's setup (ResNet-18) on a local copy of its data set",
+                         description="ResNet-18 on CelebA / Waterbirds / FairFace at 224 px with the forget requests "
+                                     "and recipes of De Min et al. (2025), or on CIFAR-10 at 32 px. The data set is "
+                                     "prepared once into an image store (never downloaded).")
+    ref.add_argument("name", choices=tuple(REFERENCE_AUDITS))
+    ref.add_argument("--root", required=True, metavar="DIR", help="the local copy of the data set")
+    ref.add_argument("--store", default=None, metavar="STORE",
+                     help="image store to build / reuse (default ./unlearn-audit-stores/NAME-SIZEpx.uastore)")
+    ref.add_argument("--size", type=int, default=None, metavar="N", help="image side (default 224; CIFAR-10 32)")
+    ref.add_argument("--forget-ratio", type=float, default=0.5, metavar="R", help="share of the forget group (0.5)")
+    ref.add_argument("--method", default=None, metavar="NAME", help="a registered method audited as yours")
+    audit_options(ref)
+    ref.set_defaults(func=_cmd_reference)
+
+    from unlearn_audit._cli_prepare import add_prepare_parser
+
+    add_prepare_parser(sub)
     return parser
 
 

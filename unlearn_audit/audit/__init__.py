@@ -18,6 +18,8 @@ _LAZY: dict[str, str] = {
     "MethodFailure": "._runner",
     "reference_for": "._runner",
     "run_audit": "._runner",
+    "REFERENCE_AUDITS": "._reference_recipes",
+    "reference_spec": "._reference_recipes",
     "DEFAULT_CACHE_DIR": "._spec",
     "AuditSpec": "._spec",
     "default_recipe": "._spec",
@@ -33,7 +35,7 @@ _LAZY: dict[str, str] = {
 __all__ = ["DEFAULT_CACHE_DIR", "DEFAULT_CHECKS", "DEFAULT_METHODS", "DEFAULT_REFERENCES", "METRIC_ALIASES",
            "PROFILES", "AuditSpec", "Cache", "Check", "Finding", "MethodFailure", "Profile", "Status",
            "ThresholdError", "Thresholds", "default_recipe", "DEFAULT_LEVEL", "reference_for", "resolve_metric",
-           "run_audit"]
+           "run_audit", "REFERENCE_AUDITS", "reference_spec"]
 
 
 def __getattr__(name: str) -> Any:

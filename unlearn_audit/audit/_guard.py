@@ -81,13 +81,15 @@ class DataGuard:
         retain_idx, forget_idx = data.retain_idx, data.forget_idx
         self._pristine_idx = (forget_idx.clone(), retain_idx.clone())
         splits = {"train": data.train, "test": data.test, "val": data.val}
-        pristine = {name: {f: getattr(ds, f).detach().clone() for f in _FIELDS}
+        # an image store's x (StoredImages) is a read-only memory map (and batches are fresh tensors): not copied
+        pristine = {name: {f: getattr(ds, f).detach().clone() for f in _FIELDS
+                           if isinstance(getattr(ds, f), torch.Tensor)}
                     for name, ds in splits.items() if ds is not None}
         self._slots: list[_Slot] = []
         for name, ds in splits.items():
             if ds is None:
                 continue
-            for f in _FIELDS:
+            for f in pristine[name]:
                 self._add(f"ctx.data.{name}.{f}", ds, f, pristine[name][f])
         self._add("ctx.data.forget_idx", data, "forget_idx", self._pristine_idx[0])
         self._add("the retain indices (ctx.data.retain_idx)", data, "retain_idx", self._pristine_idx[1])
@@ -98,7 +100,7 @@ class DataGuard:
         train = pristine["train"]
         for name, idx in (("forget", self._pristine_idx[0]), ("retain", self._pristine_idx[1])):
             derived = getattr(data, name)  # cached on the data: ctx.forget / ctx.retain are these on the CPU
-            for f in _FIELDS:
+            for f in train:
                 self._add(f"ctx.{name}.{f}", derived, f,
                           lambda f=f, idx=idx: train[f].index_select(0, idx.to(train[f].device)))
 
@@ -138,6 +140,8 @@ class DataGuard:
                     continue
                 for f in _FIELDS:
                     label = f"ctx.{name}.{f}"
+                    if not isinstance(getattr(theirs, f), torch.Tensor):
+                        continue
                     if label not in labels and not _same(getattr(mine, f), getattr(theirs, f)):
                         labels.append(label)
         return labels

@@ -1,4 +1,4 @@
-"""``GroupDataset``: tensors x, label y and sensitive attribute a, held in memory."""
+"""``GroupDataset``: inputs x (a float tensor, or uint8 images of a store), label y and sensitive attribute a."""
 
 from __future__ import annotations
 
@@ -7,6 +7,8 @@ from dataclasses import dataclass, field
 from typing import Any, Sequence
 
 import torch
+
+from ._images import StoredImages, take_rows
 
 __all__ = ["GroupDataset", "as_index_tensor"]
 
@@ -68,15 +70,17 @@ def _as_labels(v: Any, *, name: str) -> torch.Tensor:
 
 @dataclass(frozen=True, eq=False, repr=False)
 class GroupDataset:
-    """In-memory dataset of inputs ``x``, labels ``y`` and a sensitive attribute ``a``.
+    """Dataset of inputs ``x``, labels ``y`` and a sensitive attribute ``a`` (held in memory).
 
-    Images are float tensors ``(N, C, H, W)`` in ``[0, 1]`` pixel space; the normalization the model applies
+    Images are float tensors ``(N, C, H, W)`` in ``[0, 1]`` pixel space, or a ``StoredImages`` (uint8 pixels of
+    an image store, memory-mapped or resident on the device, read as float ``[0, 1]`` batches: ``x[idx]``); the normalization the model applies
     inside its ``forward`` is recorded as ``mean``/``std`` (informational: attacks work in pixel space).
     Tabular features are ``(N, D)`` floats, already standardized. The group of a sample is
     ``g = a + y * n_attrs``.
 
     Args:
-        x: inputs, first dimension = samples (integer and float64 inputs are converted to float32).
+        x: inputs, first dimension = samples (integer and float64 tensors are converted to float32), or a
+            ``StoredImages``.
         y: integer labels in ``0..n_classes-1``.
         a: integer sensitive attribute in ``0..n_attrs-1``.
         classes: class names (sets ``n_classes``).
@@ -86,7 +90,7 @@ class GroupDataset:
         n_classes, n_attrs: explicit counts (default: from names, else ``max + 1``).
     """
 
-    x: torch.Tensor
+    x: torch.Tensor | StoredImages
     y: torch.Tensor
     a: torch.Tensor
     classes: tuple[str, ...] | None = None
@@ -112,9 +116,12 @@ class GroupDataset:
         n_attrs: int | None = None,
         _validated: bool = False,
     ) -> None:
-        x = _as_tensor(x, name="x")
+        stored = isinstance(x, StoredImages)
+        x = x if stored else _as_tensor(x, name="x")
         if not _validated:
-            if not x.is_floating_point() or x.dtype == torch.float64:
+            if stored:
+                pass  # uint8 / 255: finite and in [0, 1] by construction
+            elif not x.is_floating_point() or x.dtype == torch.float64:
                 x = x.to(torch.float32)  # models are float32; numpy tabular data arrives as float64
             y = _as_labels(y, name="y")
             a = _as_labels(a, name="a")
@@ -122,12 +129,13 @@ class GroupDataset:
                 raise ValueError(f"x: expected at least 2 dimensions (samples, features...), got shape {tuple(x.shape)}")
             if not (len(x) == len(y) == len(a)):
                 raise ValueError(f"x, y, a: lengths differ (x: {len(x)}, y: {len(y)}, a: {len(a)})")
-            finite = torch.isfinite(x.reshape(len(x), -1)).all(dim=1) if x.numel() else torch.ones(0).bool()
+            finite = (torch.ones(len(x), dtype=torch.bool) if stored or not x.numel()
+                      else torch.isfinite(x.reshape(len(x), -1)).all(dim=1))
             if not finite.all():
                 bad = (~finite).nonzero().flatten()
                 raise ValueError(f"x: contains NaN or inf values in {bad.numel()} sample(s), the first at index "
                                  f"{int(bad[0])}")
-            if x.ndim == 4 and x.numel() and (float(x.min()) < 0.0 or float(x.max()) > 1.0):
+            if not stored and x.ndim == 4 and x.numel() and (float(x.min()) < 0.0 or float(x.max()) > 1.0):
                 raise ValueError(
                     f"x: images must be in [0, 1] pixel space (found range [{float(x.min()):.3g}, "
                     f"{float(x.max()):.3g}]); put the normalization inside the model and pass mean/std")
@@ -207,27 +215,31 @@ class GroupDataset:
         an = f" ({self.attr_names[a]})" if self.attr_names else ""
         return f"y={y}{yn}, a={a}{an}"
 
-    def _replace(self, x: torch.Tensor, y: torch.Tensor, a: torch.Tensor) -> "GroupDataset":
+    def _replace(self, x: torch.Tensor | StoredImages, y: torch.Tensor, a: torch.Tensor) -> "GroupDataset":
         return GroupDataset(x, y, a, classes=self.classes, attr_names=self.attr_names, mean=self.mean,
                             std=self.std, name=self.name, n_classes=self.n_classes, n_attrs=self.n_attrs,
                             _validated=True)
 
     def subset(self, idx: Any) -> "GroupDataset":
         """The samples at ``idx`` (int indices or a bool mask), keeping all metadata and class/attr counts."""
-        t = as_index_tensor(idx, name="idx", length=len(self)).to(self.x.device)
-        return self._replace(self.x[t], self.y[t], self.a[t])
+        t = as_index_tensor(idx, name="idx", length=len(self))
+        ty = t.to(self.y.device)
+        return self._replace(take_rows(self.x, t), self.y[ty], self.a[ty])
 
     def to(self, device: str | torch.device) -> "GroupDataset":
         """A copy with every tensor on ``device`` (self when already there)."""
         device = torch.device(device)
-        if self.x.device == device:
+        x = self.x.to(device)
+        if x is self.x and self.y.device == device:
             return self
-        return self._replace(self.x.to(device), self.y.to(device), self.a.to(device))
+        return self._replace(x, self.y.to(device), self.a.to(device))
 
     def fingerprint(self) -> str:
         """SHA-256 of the tensors' bytes and the metadata: equal fingerprints mean identical data."""
         h = hashlib.sha256()
-        for t in (self.x, self.y, self.a):
+        if isinstance(self.x, StoredImages):
+            h.update(f"stored:{self.x.fingerprint()}".encode())
+        for t in (self.y, self.a) if isinstance(self.x, StoredImages) else (self.x, self.y, self.a):
             c = t.detach().cpu().contiguous()
             h.update(str((tuple(c.shape), str(c.dtype))).encode())
             h.update(c.view(torch.uint8).numpy().tobytes() if c.numel() else b"")

@@ -11,6 +11,7 @@ from __future__ import annotations
 import csv
 import os
 import warnings
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal, Mapping, Sequence
 
@@ -19,7 +20,8 @@ import torch
 
 from ..data import AuditData, GroupDataset, forget_from_groups
 
-__all__ = ["cifar10", "celeba", "waterbirds", "fairface", "FAIRFACE_AGES", "FAIRFACE_RACES"]
+__all__ = ["cifar10", "celeba", "waterbirds", "fairface", "FAIRFACE_AGES", "FAIRFACE_RACES", "LocalListing",
+           "celeba_listing", "fairface_listing", "waterbirds_listing"]
 
 #: FairFace age bins (class index = position), as in GRMU's FairFace loader.
 FAIRFACE_AGES = ("0-2", "3-9", "10-19", "20-29", "30-39", "40-49", "50-59", "60-69", "more than 70")
@@ -32,6 +34,29 @@ _CIFAR_ANIMALS = (2, 3, 4, 5, 6, 7)  # bird, cat, deer, dog, frog, horse
 
 
 # --------------------------------------------------------------------------------------------------- helpers
+@dataclass(frozen=True)
+class LocalListing:
+    """The samples of a local image data set before decoding: one image file per sample, in source order.
+
+    Attributes:
+        name: short data set name (``"waterbirds"``...); title: its usual spelling (``"Waterbirds"``).
+        files: image paths; y, a: int64 labels and attributes; split: int64 codes 0 train, 1 val, 2 test.
+        classes, attr_names, mean, std: as in ``GroupDataset``; forget_groups: the default forget request.
+    """
+
+    name: str
+    title: str
+    files: list[Path]
+    y: torch.Tensor
+    a: torch.Tensor
+    split: torch.Tensor
+    classes: tuple[str, ...]
+    attr_names: tuple[str, ...]
+    mean: tuple[float, ...]
+    std: tuple[float, ...]
+    forget_groups: tuple[tuple[int, int], ...]
+
+
 def _find_root(root: Any, *, dataset: str, markers: Sequence[str], subdirs: Sequence[str] = (),
                layout: str) -> Path:
     """The folder under ``root`` (``root`` itself or one of ``subdirs``) that contains every path in ``markers``.
@@ -137,19 +162,6 @@ class _ImageFiles(torch.utils.data.Dataset):
 
         with Image.open(self.paths[i]) as img:
             return self.transform(img.convert("RGB"))
-
-
-class _FirstItem(torch.utils.data.Dataset):
-    """``dataset[indices[i]][0]``: the image of a torchvision ``(image, target)`` dataset."""
-
-    def __init__(self, dataset: Any, indices: torch.Tensor) -> None:
-        self.dataset, self.indices = dataset, indices.tolist()
-
-    def __len__(self) -> int:
-        return len(self.indices)
-
-    def __getitem__(self, i: int) -> torch.Tensor:
-        return self.dataset[self.indices[i]][0]
 
 
 def _decode(dataset: torch.utils.data.Dataset, *, size: int, num_workers: int) -> torch.Tensor:
@@ -310,6 +322,14 @@ def celeba(root: str | os.PathLike, *, target: str = "Blond_Hair", attribute: st
         FileNotFoundError: ``root`` does not hold the ``celeba`` layout.
         ValueError: unknown ``target``/``attribute`` or bad arguments.
     """
+    _check_common(max_samples, size)
+    listing = celeba_listing(root, target=target, attribute=attribute)
+    return _decoded_audit(listing, size=size, max_samples=max_samples, num_workers=num_workers,
+                          forget_groups=forget_groups, forget_ratio=forget_ratio, seed=seed)
+
+
+def celeba_listing(root: str | os.PathLike, *, target: str = "Blond_Hair", attribute: str = "Male") -> LocalListing:
+    """The CelebA samples of a local copy (official partition), undecoded; see ``celeba``."""
     layout = ("  <root>/celeba/img_align_celeba/*.jpg\n  <root>/celeba/{list_attr_celeba.txt, identity_CelebA.txt, "
               "list_bbox_celeba.txt, list_landmarks_align_celeba.txt, list_eval_partition.txt}  "
               "(torchvision.datasets.CelebA's layout)")
@@ -319,16 +339,12 @@ def celeba(root: str | os.PathLike, *, target: str = "Blond_Hair", attribute: st
     if folder.name != "celeba":
         raise FileNotFoundError(f"root: the CelebA files must sit in a folder named 'celeba'; expected layout:\n"
                                 f"{layout}")
-    _check_common(max_samples, size)
-    from torchvision import transforms
     from torchvision.datasets import CelebA
 
-    tf = transforms.Compose([transforms.Resize(size), transforms.CenterCrop(size), transforms.ToTensor()])
-    gen = torch.Generator().manual_seed(int(seed))
-    splits = {}
-    for name, tv_split in (("train", "train"), ("val", "valid"), ("test", "test")):
+    files, ys, as_, codes = [], [], [], []
+    for code, tv_split in enumerate(("train", "valid", "test")):
         try:
-            ds = CelebA(str(folder.parent), split=tv_split, target_type="attr", transform=tf, download=False)
+            ds = CelebA(str(folder.parent), split=tv_split, target_type="attr", download=False)
         except RuntimeError as exc:
             raise RuntimeError(f"root: {str(folder)!r} has the CelebA layout but torchvision could not read it "
                                f"({exc})") from exc
@@ -336,14 +352,35 @@ def celeba(root: str | os.PathLike, *, target: str = "Blond_Hair", attribute: st
         for key, val in (("target", target), ("attribute", attribute)):
             if val not in names:
                 raise ValueError(f"{key}: {val!r} is not a CelebA attribute; choose one of {[n for n in names if n]}")
-        idx = _subsample(torch.arange(len(ds)), max_samples, gen)
-        y = ds.attr[idx, names.index(target)].long()
-        a = ds.attr[idx, names.index(attribute)].long()
-        x = _decode(_FirstItem(ds, idx), size=size, num_workers=num_workers)
-        splits[name] = GroupDataset(x, y, a, classes=(f"not {target}", target),
-                                    attr_names=(f"not {attribute}", attribute), mean=_HALF, std=_HALF,
-                                    name=f"celeba/{name}", n_classes=2, n_attrs=2)
-    return _audit(splits, tuple(forget_groups) if forget_groups is not None else ((1, 1),), forget_ratio, seed)
+        files += [folder / "img_align_celeba" / f for f in ds.filename]
+        ys.append(ds.attr[:, names.index(target)].long())
+        as_.append(ds.attr[:, names.index(attribute)].long())
+        codes.append(torch.full((len(ds.filename),), code, dtype=torch.int64))
+    return LocalListing(name="celeba", title="CelebA", files=files, y=torch.cat(ys), a=torch.cat(as_),
+                        split=torch.cat(codes),
+                        classes=(f"not {target}", target), attr_names=(f"not {attribute}", attribute), mean=_HALF,
+                        std=_HALF, forget_groups=((1, 1),))
+
+
+def _decoded_audit(listing: LocalListing, *, size: int, max_samples: int | None, num_workers: int,
+                   forget_groups: tuple[tuple[int, int], ...] | None, forget_ratio: float, seed: int,
+                   gen: torch.Generator | None = None) -> AuditData:
+    """Decode a seeded subsample of every split of ``listing`` into float32 tensors and build the audit."""
+    gen = gen if gen is not None else torch.Generator().manual_seed(int(seed))
+    splits = {}
+    for code, name in enumerate(("train", "val", "test")):
+        idx = _subsample((listing.split == code).nonzero().flatten(), max_samples, gen)
+        if len(idx) == 0:
+            raise ValueError(f"root: the {listing.title} {name} split is empty (check the source's split column)")
+        paths = [listing.files[i] for i in idx.tolist()]
+        _missing_files(paths, dataset=listing.title)
+        x = _decode(_ImageFiles(paths, size), size=size, num_workers=num_workers)
+        splits[name] = GroupDataset(x, listing.y[idx], listing.a[idx], classes=listing.classes,
+                                    attr_names=listing.attr_names, mean=listing.mean, std=listing.std,
+                                    name=f"{listing.name}/{name}", n_classes=len(listing.classes),
+                                    n_attrs=len(listing.attr_names))
+    groups = tuple(forget_groups) if forget_groups is not None else listing.forget_groups
+    return _audit(splits, groups, forget_ratio, seed)
 
 
 # --------------------------------------------------------------------------------------------------- Waterbirds
@@ -372,11 +409,18 @@ def waterbirds(root: str | os.PathLike, *, size: int = 64, forget_groups: tuple[
         FileNotFoundError: ``root`` has no ``metadata.csv`` or an image it lists is missing.
         ValueError: malformed metadata or bad arguments.
     """
+    _check_common(max_samples, size)
+    listing = waterbirds_listing(root)
+    return _decoded_audit(listing, size=size, max_samples=max_samples, num_workers=num_workers,
+                          forget_groups=forget_groups, forget_ratio=forget_ratio, seed=seed)
+
+
+def waterbirds_listing(root: str | os.PathLike) -> LocalListing:
+    """The Waterbirds samples of a local copy (``metadata.csv`` splits), undecoded; see ``waterbirds``."""
     layout = ("  <root>/metadata.csv  with columns img_filename, y, split, place (split: 0 train, 1 val, 2 test)\n"
               "  <root>/<img_filename>  e.g. 001.Black_footed_Albatross/Black_Footed_Albatross_0009_34.jpg")
     folder = _find_root(root, dataset="Waterbirds", markers=["metadata.csv"],
                         subdirs=("waterbird_complete95_forest2water2", "waterbirds"), layout=layout)
-    _check_common(max_samples, size)
     path = folder / "metadata.csv"
     meta = _read_csv(path, ["img_filename", "y", "split", "place"])
     y_all = _as_int(meta["y"], column="y", path=path)
@@ -385,21 +429,13 @@ def waterbirds(root: str | os.PathLike, *, size: int = 64, forget_groups: tuple[
     for col, t in (("y", y_all), ("place", a_all)):
         if t.numel() and (int(t.min()) < 0 or int(t.max()) > 1):
             raise ValueError(f"root: {str(path)!r} column {col!r} must be 0/1")
-    gen = torch.Generator().manual_seed(int(seed))
-    splits = {}
     for code, name in enumerate(("train", "val", "test")):
-        idx = _subsample((split_all == code).nonzero().flatten(), max_samples, gen)
-        paths = [folder / f for f in meta["img_filename"][idx.numpy()]]
-        _missing_files(paths, dataset="Waterbirds")
-        x = _decode(_ImageFiles(paths, size), size=size, num_workers=num_workers)
-        splits[name] = GroupDataset(x, y_all[idx], a_all[idx], classes=("landbird", "waterbird"),
-                                    attr_names=("land", "water"), mean=_HALF, std=_HALF, name=f"waterbirds/{name}",
-                                    n_classes=2, n_attrs=2)
-    for name, ds in splits.items():
-        if len(ds) == 0:
-            raise ValueError(f"root: {str(path)!r} has no row with split={('train', 'val', 'test').index(name)} "
-                             f"({name})")
-    return _audit(splits, tuple(forget_groups) if forget_groups is not None else ((1, 0),), forget_ratio, seed)
+        if not bool((split_all == code).any()):
+            raise ValueError(f"root: {str(path)!r} has no row with split={code} ({name})")
+    return LocalListing(name="waterbirds", title="Waterbirds", files=[folder / f for f in meta["img_filename"]],
+                        y=y_all, a=a_all,
+                        split=split_all, classes=("landbird", "waterbird"), attr_names=("land", "water"),
+                        mean=_HALF, std=_HALF, forget_groups=((1, 0),))
 
 
 # --------------------------------------------------------------------------------------------------- FairFace
@@ -432,11 +468,21 @@ def fairface(root: str | os.PathLike, *, size: int = 64, service_test_only: bool
         FileNotFoundError: ``root`` lacks the label CSVs or an image they list.
         ValueError: unknown age/race values, malformed CSVs or bad arguments.
     """
+    _check_common(max_samples, size)
+    gen = torch.Generator().manual_seed(int(seed))
+    listing = fairface_listing(root, service_test_only=service_test_only, val_fraction=val_fraction, generator=gen)
+    return _decoded_audit(listing, size=size, max_samples=max_samples, num_workers=num_workers,
+                          forget_groups=forget_groups, forget_ratio=forget_ratio, seed=seed, gen=gen)
+
+
+def fairface_listing(root: str | os.PathLike, *, service_test_only: bool = True, val_fraction: float = 0.1,
+                     generator: torch.Generator | None = None, seed: int = 0) -> LocalListing:
+    """The FairFace samples of a local copy, undecoded: the official train rows cut into train / val by
+    ``generator`` (default: seeded by ``seed``), the official val rows as test; see ``fairface``."""
     layout = ("  <root>/fairface_label_train.csv, <root>/fairface_label_val.csv  with columns file, age, race "
               "(and service_test)\n  <root>/train/*.jpg, <root>/val/*.jpg  (the CSVs' file column, e.g. train/1.jpg)")
     folder = _find_root(root, dataset="FairFace", markers=["fairface_label_train.csv", "fairface_label_val.csv"],
                         subdirs=("fairface",), layout=layout)
-    _check_common(max_samples, size)
     _check_fraction("val_fraction", val_fraction)
     tables = {}
     for part in ("train", "val"):
@@ -446,24 +492,17 @@ def fairface(root: str | os.PathLike, *, size: int = 64, service_test_only: bool
         if service_test_only and "service_test" in meta:
             keep = np.char.lower(meta["service_test"]) == "true"
         elif service_test_only:
-            warnings.warn(f"{path} has no service_test column; keeping every row", stacklevel=2)
+            warnings.warn(f"{path} has no service_test column; keeping every row", stacklevel=3)
         tables[part] = (np.asarray(meta["file"])[keep],
                         _encode(meta["age"][keep], FAIRFACE_AGES, column="age", path=path),
                         _encode(meta["race"][keep], FAIRFACE_RACES, column="race", path=path))
-    gen = torch.Generator().manual_seed(int(seed))
-    train_idx, val_idx = _split_off(torch.arange(len(tables["train"][0])), val_fraction, gen)
-    parts = {"train": ("train", train_idx), "val": ("train", val_idx),
-             "test": ("val", torch.arange(len(tables["val"][0])))}
-    splits = {}
-    for name, (source, idx) in parts.items():
-        files, y, a = tables[source]
-        idx = _subsample(idx, max_samples, gen)
-        if len(idx) == 0:
-            raise ValueError(f"root: the FairFace {name} split is empty (check service_test_only and the CSVs)")
-        paths = [folder / f for f in files[idx.numpy()]]
-        _missing_files(paths, dataset="FairFace")
-        x = _decode(_ImageFiles(paths, size), size=size, num_workers=num_workers)
-        splits[name] = GroupDataset(x, y[idx], a[idx], classes=FAIRFACE_AGES, attr_names=FAIRFACE_RACES, mean=_HALF,
-                                    std=_HALF, name=f"fairface/{name}", n_classes=len(FAIRFACE_AGES),
-                                    n_attrs=len(FAIRFACE_RACES))
-    return _audit(splits, tuple(forget_groups) if forget_groups is not None else ((3, 0),), forget_ratio, seed)
+    gen = generator if generator is not None else torch.Generator().manual_seed(int(seed))
+    n_train, n_test = len(tables["train"][0]), len(tables["val"][0])
+    _, val_idx = _split_off(torch.arange(n_train), val_fraction, gen)
+    split = torch.cat([torch.zeros(n_train, dtype=torch.int64), torch.full((n_test,), 2, dtype=torch.int64)])
+    split[val_idx] = 1
+    files = [folder / f for f in (*tables["train"][0], *tables["val"][0])]
+    return LocalListing(name="fairface", title="FairFace", files=files,
+                        y=torch.cat([tables["train"][1], tables["val"][1]]),
+                        a=torch.cat([tables["train"][2], tables["val"][2]]), split=split, classes=FAIRFACE_AGES,
+                        attr_names=FAIRFACE_RACES, mean=_HALF, std=_HALF, forget_groups=((3, 0),))

@@ -112,7 +112,8 @@ def boundary_shrink(model: nn.Module, ctx: UnlearnContext, params: BoundaryShrin
 
 def _train_on(model: nn.Module, ctx: UnlearnContext, params: OptimParams, ds: GroupDataset) -> nn.Module:
     gen = ctx.generator(2)
-    trainer = Trainer(model, params, device=ctx.device, steps_per_epoch=math.ceil(len(ds) / params.batch_size))
+    trainer = Trainer(model, params.recipe(), device=ctx.device,
+                      steps_per_epoch=math.ceil(len(ds) / params.batch_size))
     for epoch in range(params.epochs):
         for _, x, y in batches(ds, params.batch_size, gen):
             trainer.step(weighted_ce(trainer(x), y))

@@ -16,6 +16,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ..data import cat_inputs, take_rows
 from ..training import batch_indices
 from ._context import UnlearnContext
 from ._optim import OptimParams, Trainer, batches, logits_of
@@ -142,7 +143,7 @@ def scrub(model: nn.Module, ctx: UnlearnContext, params: ScrubParams) -> nn.Modu
     n_f = math.ceil(len(forget) / params.forget_batch_size)
     msteps = min(params.msteps, params.epochs) if len(forget) else 0
     total = params.epochs * n_r + msteps * n_f
-    trainer = Trainer(model, params, device=dev, steps_per_epoch=math.ceil(total / params.epochs))
+    trainer = Trainer(model, params.recipe(), device=dev, steps_per_epoch=math.ceil(total / params.epochs))
     gen_f, gen_r = ctx.generator(1), ctx.generator(2)
     t2 = params.temperature ** 2
     kl_max = []
@@ -250,13 +251,14 @@ def bad_teacher(model: nn.Module, ctx: UnlearnContext, params: BadTeacherParams)
     keep = keep.to(dev)
     if len(forget) + n_keep == 0:
         raise ValueError("method 'bad_teacher': nothing to distil (empty forget set and retain_fraction * |D_r| = 0)")
-    x = torch.cat([forget.x, retain.x[keep]])
-    target = torch.cat([logits_of(bad, forget.x, device=dev), logits_of(ctx.original, retain.x[keep], device=dev)])
+    x = cat_inputs([forget.x, take_rows(retain.x, keep)])
+    target = torch.cat([logits_of(bad, forget.x, device=dev),
+                        logits_of(ctx.original, take_rows(retain.x, keep), device=dev)])
     coef = torch.cat([r, w[keep]])
     ctx.log["bad_teacher_set"] = {"forget": len(forget), "retain": int(n_keep)}
     del bad
     n_classes = target.shape[1]
-    trainer = Trainer(model, params, device=dev, steps_per_epoch=math.ceil(len(x) / params.batch_size))
+    trainer = Trainer(model, params.recipe(), device=dev, steps_per_epoch=math.ceil(len(x) / params.batch_size))
     gen_b = ctx.generator(2)
     for epoch in range(params.epochs):
         for idx in batch_indices(len(x), params.batch_size, generator=gen_b):

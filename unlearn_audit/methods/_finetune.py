@@ -156,7 +156,8 @@ def retain_epochs(model: nn.Module, ctx: UnlearnContext, params: OptimParams, *,
         raise ValueError("retain set: is empty; nothing to fine-tune on")
     gen = ctx.generator(salt)
     sampling = ctx.retain_weights
-    trainer = Trainer(model, params, device=ctx.device, steps_per_epoch=math.ceil(len(retain) / params.batch_size),
+    trainer = Trainer(model, params.recipe(), device=ctx.device,
+                      steps_per_epoch=math.ceil(len(retain) / params.batch_size),
                       parameters=parameters)
     if frozen_norms_of is not None:
         _freeze_norm_stats(model, frozen_norms_of)

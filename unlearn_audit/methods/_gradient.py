@@ -78,7 +78,8 @@ def ga(model: nn.Module, ctx: UnlearnContext, params: GaParams) -> nn.Module:
     torch.manual_seed(ctx.seed)
     forget = ctx.forget
     gen = ctx.generator(2)
-    trainer = Trainer(model, params, device=ctx.device, steps_per_epoch=math.ceil(len(forget) / params.batch_size))
+    trainer = Trainer(model, params.recipe(), device=ctx.device,
+                      steps_per_epoch=math.ceil(len(forget) / params.batch_size))
     for epoch in range(params.epochs):
         for _, x, y in batches(forget, params.batch_size, gen):
             trainer.step(-weighted_ce(trainer(x), y))
@@ -107,7 +108,7 @@ def ga_ft(model: nn.Module, ctx: UnlearnContext, params: GaFtParams) -> nn.Modul
     fbs = params.forget_batch_size or params.batch_size
     steps = math.ceil(len(retain) / params.batch_size)
     gen_r, gen_f = ctx.generator(1), ctx.generator(2)
-    trainer = Trainer(model, params, device=ctx.device, steps_per_epoch=steps)
+    trainer = Trainer(model, params.recipe(), device=ctx.device, steps_per_epoch=steps)
     alpha = float(params.alpha)
     for epoch in range(params.epochs):
         forget_idx = cycled_batches(len(forget), fbs, steps, gen_f)

@@ -259,7 +259,7 @@ def miu(model: nn.Module, ctx: UnlearnContext, params: MiuParams) -> nn.Module:
     n_r = math.ceil(len(retain) / params.batch_size)
     forget_epochs = min(params.forget_epochs, params.epochs)
     total = params.epochs * n_r + forget_epochs * n_f
-    trainer = Trainer(model, params, device=dev, steps_per_epoch=math.ceil(total / params.epochs))
+    trainer = Trainer(model, params.recipe(), device=dev, steps_per_epoch=math.ceil(total / params.epochs))
 
     def unlearned_features(idx: torch.Tensor) -> torch.Tensor:
         # Reference behaviour (faithful): train-mode forward without gradients, BN running statistics move.

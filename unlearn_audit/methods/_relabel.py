@@ -12,6 +12,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ..data import cat_inputs
 from ..training import batch_indices
 from ._context import UnlearnContext
 from ._optim import OptimParams, Trainer, weighted_ce
@@ -134,7 +135,7 @@ def _relabel_train(model: nn.Module, ctx: UnlearnContext, params: RlParams, *,
     gen_r, gen_f, gen_l = ctx.generator(1), ctx.generator(2), ctx.generator(3)
     fixed = random_labels(forget.y, n_classes, gen_l) if params.labels == "fixed" else None
     steps = math.ceil(len(forget) / bs) + math.ceil(len(retain) / bs)
-    trainer = Trainer(model, params, device=ctx.device, steps_per_epoch=steps)
+    trainer = Trainer(model, params.recipe(), device=ctx.device, steps_per_epoch=steps)
     frozen: dict[nn.Parameter, tuple[torch.Tensor, torch.Tensor]] = {}
     if mask is not None and strict:
         frozen = {p: (m == 0, p.detach().clone()) for p, m in mask.items() if bool((m == 0).any())}
@@ -154,7 +155,7 @@ def _relabel_train(model: nn.Module, ctx: UnlearnContext, params: RlParams, *,
         return torch.randint(0, n_classes, (n,), generator=gen_l).to(ctx.device)
 
     if params.order == "mixed":
-        x_all = torch.cat([forget.x, retain.x])
+        x_all = cat_inputs([forget.x, retain.x])
         y_all = torch.cat([fixed if fixed is not None else forget.y, retain.y])
         is_f = torch.cat([torch.ones(len(forget), dtype=torch.bool), torch.zeros(len(retain), dtype=torch.bool)])
         is_f = is_f.to(ctx.device)

@@ -13,6 +13,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from .._device import autocast, resolve_device, use_channels_last
+from ..data._images import gathered_batches
 from ._passes import frozen_state, model_device
 
 __all__ = ["fgsm", "pgd", "adversarial_accuracy", "adversarial_correct"]
@@ -127,9 +128,11 @@ def adversarial_correct(model: nn.Module, dataset: Any, *, attack: Literal["fgsm
     rng = ds.value_range
     hits = []
     with frozen_state(model, dev):
-        for i in range(0, n, batch_size):
-            x = ds.x[i:i + batch_size].to(dev, non_blocking=True)
-            y = ds.y[i:i + batch_size].to(dev, non_blocking=True)
+        spans = [slice(i, i + batch_size) for i in range(0, n, batch_size)]
+        for span, x in zip(spans, gathered_batches(ds.x, spans)):
+            i = span.start
+            x = x.to(dev, non_blocking=True)
+            y = ds.y[span].to(dev, non_blocking=True)
             if cl and x.ndim == 4:
                 x = x.contiguous(memory_format=torch.channels_last)
             if attack == "fgsm":

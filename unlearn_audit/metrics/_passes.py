@@ -11,6 +11,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from .._device import autocast
+from ..data._images import gathered_batches
 
 if TYPE_CHECKING:  # pragma: no cover
     from ._fairness_gap import NormStatsCollector
@@ -73,9 +74,10 @@ def forward_split(model: nn.Module, ds: Any, *, device: torch.device, batch_size
     so its forward hooks stream the normalization statistics. Results stay on the device until one copy at the
     end (no per-batch host sync). The caller puts the model in eval mode (``frozen_state``)."""
     logits, losses = [], []
-    for i in range(0, len(ds), batch_size):
-        x = ds.x[i:i + batch_size].to(device, non_blocking=True)
-        y = ds.y[i:i + batch_size].to(device, non_blocking=True)
+    spans = [slice(i, i + batch_size) for i in range(0, len(ds), batch_size)]
+    for span, x in zip(spans, gathered_batches(ds.x, spans)):
+        x = x.to(device, non_blocking=True)
+        y = ds.y[span].to(device, non_blocking=True)
         if channels_last and x.ndim == 4:
             x = x.contiguous(memory_format=torch.channels_last)
         if collector is not None:

@@ -11,7 +11,7 @@ from torch import nn
 
 from ._normalize import Normalize
 
-__all__ = ["SmallConvNet", "TabularMLP", "resnet18_small"]
+__all__ = ["SmallConvNet", "TabularMLP", "resnet18", "resnet18_small"]
 
 
 def _conv_bn(c_in: int, c_out: int) -> nn.Sequential:
@@ -65,14 +65,16 @@ class TabularMLP(nn.Module):
         return self.head(self.embed(x))
 
 
-class _ResNetSmall(nn.Module):
-    def __init__(self, n_classes: int, mean: Sequence[float] | None, std: Sequence[float] | None) -> None:
+class _ResNet18(nn.Module):
+    def __init__(self, n_classes: int, mean: Sequence[float] | None, std: Sequence[float] | None, *,
+                 small_stem: bool) -> None:
         super().__init__()
         from torchvision.models import resnet18
 
         net = resnet18(weights=None, num_classes=n_classes)
-        net.conv1 = nn.Conv2d(3, 64, kernel_size=3, stride=1, padding=1, bias=False)
-        net.maxpool = nn.Identity()
+        if small_stem:
+            net.conv1 = nn.Conv2d(3, 64, kernel_size=3, stride=1, padding=1, bias=False)
+            net.maxpool = nn.Identity()
         self.head = net.fc
         net.fc = nn.Identity()
         self.normalize = Normalize(mean, std)
@@ -88,4 +90,10 @@ class _ResNetSmall(nn.Module):
 def resnet18_small(n_classes: int, *, mean: Sequence[float] | None = None,
                    std: Sequence[float] | None = None) -> nn.Module:
     """torchvision's ResNet-18 (random init, no download) adapted to small images: 3x3 stride-1 stem, no max-pool."""
-    return _ResNetSmall(n_classes, mean, std)
+    return _ResNet18(n_classes, mean, std, small_stem=True)
+
+
+def resnet18(n_classes: int, *, mean: Sequence[float] | None = None, std: Sequence[float] | None = None) -> nn.Module:
+    """torchvision's ResNet-18 as is (7x7 stride-2 stem and max-pool; random init, no download), for 64-224 px
+    images, with the normalization inside ``forward``."""
+    return _ResNet18(n_classes, mean, std, small_stem=False)

@@ -8,14 +8,15 @@ import sys
 from typing import Any, Callable
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
-from .._device import autocast, configure_threads, resolve_device, use_channels_last
+from .._device import configure_threads, resolve_device
 from .._step_progress import current_reporter
 from ..data import GroupDataset
-from ._loop import augment_batch, batch_indices, make_optimizer, make_scheduler, trainable_parameters
+from ..data._images import gathered_batches
+from ._loop import augment_batch, batch_indices
 from ._recipe import TrainRecipe
+from ._trainer import Trainer
 
 __all__ = ["fit", "progress_bar", "seed_everything"]
 
@@ -77,7 +78,8 @@ def fit(model: nn.Module, dataset: GroupDataset | torch.utils.data.Dataset, reci
     objective of Sagawa et al. (2020): group weights ``q_g <- q_g * exp(eta * L_g)``, renormalised, and loss
     ``sum_g q_g L_g`` with ``L_g`` the mean CE of group ``g`` in the batch (``eta = recipe.group_dro_step``).
 
-    A ``GroupDataset`` takes the in-memory fast path (tensors on the device, batches by index slicing); any
+    A ``GroupDataset`` takes the fast path (data on the device, batches gathered by index; an image store's
+    batches stream from its memory map through a prefetch thread unless the store sits on the device); any
     other map-style dataset yielding ``(x, y, a)`` takes a ``DataLoader`` path, which draws the same index
     batches for a seed (so on CPU both paths train to the same weights); GroupDRO there needs the dataset to
     expose ``n_attrs``.
@@ -114,75 +116,21 @@ def fit(model: nn.Module, dataset: GroupDataset | torch.utils.data.Dataset, reci
     weights = check_sampling_weights(sample_weights, len(dataset)) if sample_weights is not None else None
     gen = seed_everything(seed)
     data = dataset.to(dev)
-    step = _Stepper(model, recipe, dev, len(data))
-    groups = data.groups()
+    trainer = Trainer(model, recipe, device=dev, steps_per_epoch=-(-len(data) // recipe.batch_size))
+    groups = data.groups() if group_dro else None
     q = torch.full((data.n_groups,), 1.0 / data.n_groups, device=dev)
-    model.train()
     with progress_bar(f"fit {type(model).__name__}", recipe.epochs, enabled=progress) as advance:
         for _ in range(recipe.epochs):
-            for idx in batch_indices(len(data), recipe.batch_size, generator=gen, weights=weights):
+            batches = list(batch_indices(len(data), recipe.batch_size, generator=gen, weights=weights))
+            for idx, xb in zip(batches, gathered_batches(data.x, batches)):
                 if on_batch is not None:
                     on_batch(idx)
-                idx_d = idx.to(dev)
-                x = augment_batch(data.x[idx_d], recipe.augment, gen)
-                q = step(x, data.y[idx_d], groups=groups[idx_d] if group_dro else None, q=q)
+                idx_d = idx.to(dev, non_blocking=True)
+                x = augment_batch(xb, recipe.augment, gen)
+                q_new = trainer.train_step(x, data.y[idx_d], groups=groups[idx_d] if group_dro else None, q=q)
+                q = q if q_new is None else q_new
             advance()
     return model.eval()
-
-
-class _Stepper:
-    """One optimisation step, shared by both data paths: forward (bf16 autocast and channels_last on CUDA), ERM
-    or GroupDRO loss, backward, optional gradient clipping, optimizer and scheduler step.
-
-    Constructing it moves ``model`` to ``device`` (channels_last where it applies) and builds the optimizer and
-    the schedule for ``ceil(n / batch_size)`` steps per epoch.
-    """
-
-    def __init__(self, model: nn.Module, recipe: TrainRecipe, device: torch.device, n: int) -> None:
-        self.model, self.recipe, self.device = model, recipe, device
-        self.channels_last = use_channels_last(model, device, enabled=recipe.channels_last)
-        model.to(device)
-        if self.channels_last:
-            model.to(memory_format=torch.channels_last)
-        self.opt = make_optimizer(trainable_parameters(model), recipe)
-        self.sched = make_scheduler(self.opt, recipe, -(-n // recipe.batch_size))
-
-    def __call__(self, x: torch.Tensor, y: torch.Tensor, *, groups: torch.Tensor | None = None,
-                 q: torch.Tensor | None = None, n_attrs: int | None = None) -> torch.Tensor | None:
-        """Train on one batch; with ``groups`` (GroupDRO) returns the updated group weights ``q`` (initialised
-        uniform over ``n_classes * n_attrs`` groups when ``None``)."""
-        if self.channels_last:
-            x = x.contiguous(memory_format=torch.channels_last)
-        with autocast(self.device, enabled=self.recipe.amp):
-            logits = self.model(x)
-        losses = F.cross_entropy(logits.float(), y, reduction="none")
-        if groups is not None:
-            if q is None:
-                n_groups = logits.shape[1] * int(n_attrs or 1)
-                q = torch.full((n_groups,), 1.0 / n_groups, device=self.device)
-            loss, q = _group_dro_loss(losses, groups, q, self.recipe.group_dro_step)
-        else:
-            loss = losses.mean()
-        self.opt.zero_grad(set_to_none=True)
-        loss.backward()
-        if self.recipe.grad_clip is not None:
-            torch.nn.utils.clip_grad_norm_(self.model.parameters(), self.recipe.grad_clip)
-        self.opt.step()
-        self.sched.step()
-        return q
-
-
-def _group_dro_loss(losses: torch.Tensor, groups: torch.Tensor, q: torch.Tensor,
-                    step: float) -> tuple[torch.Tensor, torch.Tensor]:
-    """One online GroupDRO step: per-group mean losses, exponentiated-gradient update of ``q``, weighted loss."""
-    n_groups = q.numel()
-    sums = torch.zeros(n_groups, device=losses.device, dtype=losses.dtype).index_add_(0, groups, losses)
-    counts = torch.bincount(groups, minlength=n_groups).to(losses.dtype)
-    group_loss = sums / counts.clamp_min(1)
-    present = counts > 0
-    q = q * torch.exp(step * group_loss.detach() * present)
-    q = q / q.sum()
-    return (q * group_loss).sum(), q
 
 
 def _fit_dataloader(model: nn.Module, dataset: Any, recipe: TrainRecipe, *, sample_weights: Any, group_dro: bool,
@@ -204,26 +152,27 @@ def _fit_dataloader(model: nn.Module, dataset: Any, recipe: TrainRecipe, *, samp
         raise ValueError(f"group_dro: the DataLoader path needs the dataset to expose an int attribute n_attrs "
                          f"(number of attribute values), {type(dataset).__name__} has n_attrs={n_attrs!r}")
     gen = seed_everything(seed)
-    step = _Stepper(model, recipe, device, n)
+    trainer = Trainer(model, recipe, device=device, steps_per_epoch=-(-n // recipe.batch_size))
     q: torch.Tensor | None = None
-    model.train()
     with progress_bar(f"fit {type(model).__name__}", recipe.epochs, enabled=progress) as advance:
         for _ in range(recipe.epochs):
             batches = list(batch_indices(n, recipe.batch_size, generator=gen, weights=weights))
             for idx, (x, y, a) in zip(batches, DataLoader(dataset, batch_sampler=batches)):
                 if on_batch is not None:
                     on_batch(idx)
-                x, y, a = x.to(device), y.to(device).long(), a.to(device).long()
-                if not x.is_floating_point() or x.dtype == torch.float64:
-                    x = x.float()
-                x = augment_batch(x, recipe.augment, gen)
                 groups = None
                 if group_dro:
-                    lo, hi = int(a.min()), int(a.max())
+                    a = torch.as_tensor(a).long()
+                    lo, hi = int(a.min()), int(a.max())  # checked on the host copy: no device sync
                     if lo < 0 or hi >= n_attrs:
                         raise ValueError(f"dataset: attribute values must lie in 0..{n_attrs - 1} (n_attrs={n_attrs}), "
                                          f"got a batch with range [{lo}, {hi}]")
-                    groups = a + y * n_attrs
-                q = step(x, y, groups=groups, q=q, n_attrs=n_attrs)
+                x, y = x.to(device, non_blocking=True), y.to(device, non_blocking=True).long()
+                if not x.is_floating_point() or x.dtype == torch.float64:
+                    x = x.float()
+                x = augment_batch(x, recipe.augment, gen)
+                if group_dro:
+                    groups = a.to(device, non_blocking=True) + y * n_attrs
+                q = trainer.train_step(x, y, groups=groups, q=q, n_attrs=n_attrs)
             advance()
     return model.eval()

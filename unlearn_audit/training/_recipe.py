@@ -34,6 +34,8 @@ class TrainRecipe:
             images only.
         amp: bf16 autocast on CUDA (no effect on CPU).
         channels_last: channels_last memory format for conv nets on CUDA.
+        compile: run the training forward through ``torch.compile`` (the first steps compile; benchmarks
+            exclude them as warm-up).
         grad_clip: max global gradient norm, or ``None``.
         group_dro_step: GroupDRO step size ``eta`` of the exponentiated-gradient group weights.
     """
@@ -49,6 +51,7 @@ class TrainRecipe:
     augment: Augment | None = None
     amp: bool = True
     channels_last: bool = True
+    compile: bool = False
     grad_clip: float | None = None
     group_dro_step: float = 0.01
 
@@ -74,6 +77,9 @@ class TrainRecipe:
             raise bad("warmup_epochs", f"an int in [0, epochs={self.epochs})")
         if self.augment not in (None, "flip", "crop_flip"):
             raise bad("augment", "None, 'flip' or 'crop_flip'")
+        for flag in ("amp", "channels_last", "compile"):
+            if not isinstance(getattr(self, flag), bool):
+                raise bad(flag, "True or False")
         if self.grad_clip is not None and not self.grad_clip > 0:
             raise bad("grad_clip", "None or a positive number")
         if not self.group_dro_step > 0:
