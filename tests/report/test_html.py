@@ -29,13 +29,16 @@ def test_self_contained(full_html):
 
 def test_sections_and_plots(full_report, full_html):
     html = full_html
-    for heading in ("Summary", "Checks", "Plots", "Fairness-gap per layer", "Robustness vs attack budget",
-                    "Conjecture 2", "Per-group accuracy", "Data and forget request", "Environment", "Configuration"):
+    for heading in ("Summary", "Checks", "Plots", "Fairness gap per layer", "Robustness against the attack budget",
+                    "Fairness gap vs FGSM accuracy", "Per-group accuracy", "Data and forget request", "Environment",
+                    "Configuration", "What the columns mean"):
         assert heading in html
     assert len(re.findall(r'<img src="data:image/png;base64,', html)) == 4
     for name in full_report.model_names():
         assert f">{name}" in html or f"★ {name}" in html
     assert "Pearson r = <b>" in html and "Spearman ρ = <b>" in html
+    assert "larger fairness gap goes with lower FGSM accuracy" in html and "Conjecture" not in html
+    assert "Not drawn" not in html and "Plots not drawn" not in html  # every plot has its data here
     assert 'class="user' in html  # the user's row is highlighted
     assert "st-FAIL" in html and "st-PASS" in html and "st-WARN" in html
     assert "RuntimeError: CUDA error: device-side assert triggered" in html
@@ -63,7 +66,7 @@ def test_escaped_inside_attributes(evil_html):
 
 def test_without_sweep_or_findings():
     html = render_html(make_report(seeds=(0,), sweep=False, pgd=False, findings=False, failed_method=None))
-    assert "no ε sweep was run" in html
+    assert "Plots not drawn" in html and "no ε sweep was run" in html
     assert "No threshold checks were configured" in html
     assert len(re.findall(r"<img ", html)) == 3  # fairness-gap, conjecture 2, groups
 
@@ -91,3 +94,83 @@ def test_correlations_match_numpy():
 
 def test_evil_fixture_is_evil(evil_report):
     assert evil_report.user_method == EVIL
+
+
+def _figures(report):
+    from unlearn_audit.report._html_plots import (Plot, Styles, plot_adversarial, plot_fairness_gap,
+                                                  plot_gap_vs_fgsm, plot_groups)
+    from unlearn_audit.report._table import summary_rows
+
+    rows = summary_rows(report)
+    styles = Styles(rows)
+    plots = [build(report, rows, styles) for build in (plot_fairness_gap, plot_adversarial, plot_gap_vs_fgsm,
+                                                        plot_groups)]
+    assert all(isinstance(p, Plot) for p in plots), plots
+    return plots
+
+
+@pytest.mark.parametrize("which", ["full", "long_names"])
+def test_plot_labels_do_not_overlap(which):
+    pytest.importorskip("matplotlib")
+    from unlearn_audit.report._html_plots import overlapping_labels
+
+    report = make_report() if which == "full" else make_report(
+        rename={"finetune": "finetune_with_a_rather_long_name", "scrub": "scrub_with_a_long_name_too"},
+        classes=("a long class name number one", "another long class name"),
+        attr_names=("first sensitive attribute", "second sensitive attribute"))
+    for plot in _figures(report):
+        assert overlapping_labels(plot.figure) == [], plot.alt
+
+
+def test_overlap_detector_detects_overlap():
+    pytest.importorskip("matplotlib")
+    from matplotlib.figure import Figure
+
+    from unlearn_audit.report._html_plots import overlapping_labels
+
+    fig = Figure(figsize=(2, 2))
+    ax = fig.add_subplot()
+    ax.set_xticks(range(6))
+    ax.set_xticklabels([f"a long tick label {i}" for i in range(6)])
+    assert overlapping_labels(fig)
+
+
+def test_plots_not_drawn_say_why_with_the_right_count():
+    report = make_report(seeds=(0,), methods=(), failed_method=None, sweep=False, pgd=False)
+    for rec in report.rows:  # tabular data: no normalization layer, hence no fairness gap
+        rec.metrics.pop("fairness_gap", None)
+        rec.metrics["values"].pop("FG", None)
+        rec.metrics["values"].pop("FG_MAX", None)
+    html = render_html(report)
+    n_models = len(report.model_names())
+    assert f"none of the {n_models} models has a fairness gap" in html
+    assert f"were both measured for 0 of the {n_models} models" in html
+    assert "Across the 0" not in html and "Not drawn" not in html
+    assert len(re.findall(r"<img ", html)) == 1  # the per-group bars only
+
+
+def test_config_is_one_flat_table_without_reprs(full_report):
+    report = make_report(seeds=(0,), methods=())
+    report.config["model_factory"] = "<function make_factory.<locals>.<lambda> at 0x7f3a2b1c>"
+    report.config["unlearn_fn"] = "my_project.unlearn.gradient_ascent"
+    html = render_html(report)
+    config = html[html.index("id=config"):]
+    assert config.count("<table") == 1 and "<details>" in config
+    assert "&lt;lambda&gt;" not in html and "0x7f3a2b1c" not in html
+    assert "<th>model_factory</th><td>lambda in make_factory</td>" in config
+    assert "<th>recipe.epochs</th><td>4</td>" in config
+    assert "my_project.unlearn.gradient_ascent" in config
+
+
+def test_explanations_are_visible_text(full_report, full_html):
+    visible = re.sub(r'title="[^"]*"', "", full_html)
+    for f in full_report.findings:
+        if f.why:
+            assert _escape(f.why) in visible
+    assert "@media print" in full_html
+
+
+def _escape(s):
+    import html
+
+    return html.escape(s, quote=True)
