@@ -51,7 +51,8 @@ def _summary_table(report: "AuditReport", rows: list[SummaryRow]) -> str:
     head = "".join(
         f'<th class="num" title="{esc(metric_label(k))}: {esc(metric_description(k))}">{esc(k)}'
         f'{esc({True: " ↑", False: " ↓", None: ""}[metric_direction(k)])}</th>' for k in COLUMNS)
-    out = [f'<div class="scroll"><table class="summary"><thead><tr><th>model</th>{head}<th class="num" title="100 − mean |Δ| over '
+    out = [f'<div class="scroll"><table class="summary"><thead><tr><th>model</th>{head}'
+           f'<th class="num" title="100 − mean |Δ| over '
            f'{", ".join(GAP_KEYS)} vs the reference">avg gap</th><th>checks</th></tr></thead><tbody>']
     prev_role = None
     for row in rows:
@@ -89,7 +90,8 @@ def _summary_table(report: "AuditReport", rows: list[SummaryRow]) -> str:
     out.append(f'<p class="caption">Each cell: mean over seeds ({esc(seed_list)}), ±std when several, '
                f"and Δ = the mean paired difference to the row's reference. Cell colour: the worst check on that "
                f"metric (green pass, yellow warn, red fail, purple inconclusive); the Checks section below explains "
-               f"each check. ↑ higher is better, ↓ lower is better, no arrow: closeness to the reference matters.</p>")
+               f"each check. ↑ higher is better, ↓ lower is better, no arrow: closeness to the reference "
+               f"matters.</p>")
     out.append(_column_glossary())
     return "".join(out)
 
@@ -136,7 +138,8 @@ def _findings_table(report: "AuditReport", order: list[str]) -> str:
            f"{esc(method)}.</p>")
     out = ""
     if n_shown:
-        out += f'<div class="scroll"><table class="findings">{head}<tbody>{"".join(rows[:2 * n_shown])}</tbody></table></div>{cap}'
+        out += (f'<div class="scroll"><table class="findings">{head}<tbody>{"".join(rows[:2 * n_shown])}</tbody>'
+                f'</table></div>{cap}')
     else:
         out += '<p class="note">Every check passed or did not apply.</p>'
     if n_shown < len(fs):
@@ -208,7 +211,8 @@ def _records_table(report: "AuditReport") -> str:
         f'<td class="num">{esc(f"{r.seconds:.1f}")}</td><td>{"yes" if r.cached else "no"}</td>'
         f'<td class="mono">{esc(json.dumps(r.hyperparams, sort_keys=True, default=str)) if r.hyperparams else ""}'
         f'</td><td class="mono error">{esc(r.error or "")}</td></tr>' for r in report.rows)
-    return ('<details><summary>Every model and seed</summary><div class="scroll"><table><thead><tr><th>model</th><th>role</th>'
+    return ('<details><summary>Every model and seed</summary><div class="scroll"><table><thead><tr><th>model</th>'
+            '<th>role</th>'
             '<th>seed</th><th>reference</th><th>status</th><th>seconds</th><th>cached</th><th>hyper-parameters</th>'
             f'<th>error</th></tr></thead><tbody>{rows}</tbody></table></div></details>')
 

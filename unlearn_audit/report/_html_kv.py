@@ -16,12 +16,17 @@ from ._table import fmt_number
 
 __all__ = ["flat_items", "kv_table", "readable_name"]
 
-_REPR = re.compile(r"^<(?:function|built-in function|bound method|method|class) (.+?)(?: of .*)?(?: at 0x[0-9a-fA-F]+)?>$")
+_REPR = re.compile(r"^<(?:function|built-in function|bound method|method|class) (.+?)(?: of .*)?"
+                   r"(?: at 0x[0-9a-fA-F]+)?>$")
 _LIST_LIMIT = 40
 
 
 def readable_name(text: str) -> str:
-    """A callable's ``repr`` or qualified name as words: ``"<function f.<locals>.<lambda> at 0x1>"`` → ``"lambda in f"``."""
+    """A callable's ``repr`` or qualified name in words.
+
+    ``"<function f.<locals>.<lambda> at 0x1>"`` → ``"lambda in f"``; ``"<function pkg.mod.g at 0x1>"`` →
+    ``"pkg.mod.g"``; any other text is returned unchanged.
+    """
     m = _REPR.match(text.strip())
     name = m.group(1).strip("'") if m else text
     if "<lambda>" not in name and "<locals>" not in name:

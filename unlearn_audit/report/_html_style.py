@@ -32,14 +32,15 @@ table.summary td.num .sd, table.summary td.num .delta { display: block; font-siz
 td.num { text-align: right; font-variant-numeric: tabular-nums; white-space: nowrap; }
 table.summary tr.role-start td { border-top: 2px solid #bdc1c6; }
 tr.user td { background: var(--user); } tr.user td.model { font-weight: 700; }
-td.model { min-width: 9em; } td.model .role { display: block; font-size: .78rem; color: var(--muted); font-weight: 400; }
+td.model { min-width: 9em; }
+td.model .role { display: block; font-size: .78rem; color: var(--muted); font-weight: 400; }
 td.st-FAIL { background: var(--fail-bg); color: var(--fail); font-weight: 600; }
 td.st-WARN { background: var(--warn-bg); color: var(--warn); font-weight: 600; }
 td.st-INCONCLUSIVE { background: var(--inc-bg); color: var(--inc); font-weight: 600; font-style: italic; }
 td.st-PASS { background: var(--pass-bg); color: var(--pass); }
 td.error, .error { color: var(--fail); }
 table.findings tr.head td { border-bottom: 0; } table.findings tr.why td { color: #3c4043; padding-bottom: 8px; }
-table.findings tr.why div { max-width: min(70em, calc(100vw - 70px)); padding-left: 1.5em; }  /* readable without scrolling sideways */
+table.findings tr.why div { max-width: min(70em, calc(100vw - 70px)); padding-left: 1.5em; }
 table.findings code { white-space: nowrap; }
 span.badge { display: inline-block; min-width: 3.2em; text-align: center; padding: 1px 6px; border-radius: 4px;
              font-size: .8rem; font-weight: 700; }
