@@ -29,7 +29,7 @@ def _methods(text: str):
 
 def _timed_evaluate():
     """Wrap the runner's ``evaluate`` to collect evaluation wall times per call."""
-    import unlearn_audit.audit._runner as runner
+    import unlearn_audit.audit._execute as runner
 
     times: list[float] = []
     real = runner.evaluate

@@ -9,6 +9,7 @@
     unlearn-audit cache info|prune|clear [--cache-dir DIR]               # see / prune / clear the cache
     unlearn-audit prepare SOURCE --out STORE [--csv CSV | --dataset NAME] [--size N]   # build an image store
     unlearn-audit reference celeba|waterbirds|fairface|cifar10 --root DIR             # a seed paper's setup
+    ... [--executor serial|processes|ray] [--workers N] [--ray-address ADDRESS]   # where the models are trained
 
 ``demo`` and ``run`` write ``report.json``, ``report.html`` and ``checklist.md`` into ``--out`` (default
 ``./unlearn-audit-report``), print the table, and with ``--save-baseline PATH`` / ``--baseline PATH`` save this
@@ -67,6 +68,8 @@ def demo_spec(**overrides: Any) -> Any:
     (``profile=`` picks a profile first)."""
     from unlearn_audit.audit import AuditSpec
     from unlearn_audit.datasets import colored_digits
+
+    from unlearn_audit.cli import demo_model, demo_unlearn   # the importable ones, also under `python -m`
 
     profile = overrides.pop("profile", "ci")
     kwargs = {"data": colored_digits(), "model_factory": demo_model, "unlearn_fn": demo_unlearn, **overrides}
@@ -228,6 +231,24 @@ def _print_comparison(old: Any, new: Any, args: argparse.Namespace) -> int:
     return _exit_status(cmp.verdict, args)
 
 
+def _workers(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number of workers") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{text!r}: use at least 1 worker")
+    return value
+
+
+def _execution(args: argparse.Namespace) -> dict[str, Any]:
+    """``run_audit``'s executor arguments from ``--executor``, ``--workers`` and ``--ray-address``."""
+    executor = args.executor
+    if executor is None:
+        executor = "ray" if args.ray_address else ("processes" if args.workers else "serial")
+    return {"executor": executor, "workers": args.workers, "ray_address": args.ray_address}
+
+
 def _finish(report: Any, args: argparse.Namespace) -> int:
     if getattr(args, "request_id", None):
         report.config["request_id"] = args.request_id
@@ -261,7 +282,8 @@ def _overrides(args: argparse.Namespace) -> dict[str, Any]:
 def _cmd_demo(args: argparse.Namespace) -> int:
     from unlearn_audit.audit import run_audit
 
-    report = run_audit(demo_spec(profile=args.profile or "ci", **_overrides(args)), progress=_progress(args))
+    report = run_audit(demo_spec(profile=args.profile or "ci", **_overrides(args)), progress=_progress(args),
+                       **_execution(args))
     return _finish(report, args)
 
 
@@ -277,7 +299,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
         changes = {**profile, **changes}
     if changes:
         spec = spec.replace(**changes)
-    report = run_audit(spec, progress=_progress(args))
+    report = run_audit(spec, progress=_progress(args), **_execution(args))
     return _finish(report, args)
 
 
@@ -377,6 +399,16 @@ def build_parser() -> argparse.ArgumentParser:
                             "--max-regression fails")
         baseline_options(p)
         p.add_argument("--all-models", action="store_true", help="show every model against the baseline")
+        p.add_argument("--executor", choices=("serial", "processes", "ray"), default=None,
+                       help="how the audit's models are trained: serial (default, this process), processes (worker "
+                            "processes on this machine: one per GPU, or CPU workers splitting the cores) or ray "
+                            "(a Ray cluster; pip install 'unlearn-audit[ray]')")
+        p.add_argument("--workers", type=_workers, default=None, metavar="N",
+                       help="worker count of --executor processes / ray (default: one per GPU, else the cores); "
+                            "alone it implies --executor processes")
+        p.add_argument("--ray-address", default=None, metavar="ADDRESS",
+                       help="the Ray cluster of --executor ray: auto (the one running on this machine), "
+                            "ray://host:10001 (default: a local Ray started for the run)")
 
     demo = sub.add_parser("demo", help="audit an example method on the embedded colored_digits data",
                           description="Audit an example unlearning function (re-initialise the last 3 layers, then "
@@ -456,7 +488,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"unlearn-audit: error: {exc}", file=sys.stderr)
         return 2
     except (TypeError, ValueError) as exc:
-        if type(exc).__name__ in ("ThresholdError", "CacheAdminError") or str(exc).startswith("AuditSpec."):
+        if type(exc).__name__ in ("ThresholdError", "CacheAdminError", "ExecutorError") or \
+                str(exc).startswith("AuditSpec."):
             print(f"unlearn-audit: error: {exc}", file=sys.stderr)
             return 2
         raise

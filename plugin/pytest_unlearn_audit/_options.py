@@ -34,6 +34,8 @@ INCONCLUSIVE_POLICIES = ("warn", "fail", "pass")    # as unlearn_audit.report.IN
 PROGRESS_MODES = ("auto", "live", "plain", "off")   # as unlearn_audit.progress_display.PROGRESS_MODES
 FAIL_ON = ("fail", "warn")
 MIN_BOOTSTRAP = 100
+#: as unlearn_audit.audit.EXECUTOR_NAMES (torch-free copy; a test keeps them equal), plus "auto"
+EXECUTOR_NAMES = ("auto", "serial", "processes", "ray", "xdist")
 _NAME = re.compile(r"^[A-Za-z0-9_.\-]+(\+[A-Za-z0-9_.\-]+)?$")
 _DEVICE = re.compile(r"^(auto|cpu|mps|cuda(:\d+)?)$")
 _TRUE = {"1", "true", "yes", "on"}
@@ -176,6 +178,27 @@ def _max_regression(text: str) -> dict[str, float]:
         raise _Bad(str(exc).removeprefix("max regression: ")) from None
 
 
+def _executor(text: str) -> str:
+    value = text.strip().lower()
+    if value not in EXECUTOR_NAMES:
+        raise _Bad(f"{text!r} is not one of {', '.join(EXECUTOR_NAMES)} (auto: xdist under pytest -n, else serial)")
+    return value
+
+
+def _workers(text: str) -> int:
+    value = _number(text, int, "a whole number of workers >= 1")
+    if value < 1:
+        raise _Bad(f"{text!r}: use at least 1 worker")
+    return value
+
+
+def _ray_address(text: str) -> str:
+    value = text.strip()
+    if not value or any(c.isspace() for c in value):
+        raise _Bad(f"{text!r} is not a Ray address (use auto, ray://host:port or host:port)")
+    return value
+
+
 def _thresholds(text: str) -> tuple[str, ...]:
     """``;``- or newline-separated compact checks (env form); syntax is checked by the library later."""
     parts = tuple(p.strip() for p in re.split(r"[;\n]", text) if p.strip())
@@ -236,6 +259,13 @@ SETTINGS: tuple[Setting, ...] = (
             "10m, 1h; a method still running then is stopped and recorded as failed (default: none). Methods then "
             "run in worker processes, so they must be importable (top-level functions)", _timeout,
             metavar="DURATION"),
+    Setting("executor", "where the audit's models are trained: auto (default: shared between the workers of "
+            "pytest -n, else serial) | serial | processes (worker processes on this machine) | ray (a Ray cluster; "
+            "pip install 'unlearn-audit[ray]')", _executor, metavar="NAME"),
+    Setting("workers", "worker count of --unlearn-executor=processes / ray (default: one per GPU, else the cores)",
+            _workers, metavar="N"),
+    Setting("ray_address", "the Ray cluster of --unlearn-executor=ray: auto | ray://host:port (default: a local "
+            "Ray started for the session)", _ray_address, metavar="ADDRESS"),
     Setting("cache_dir", f"where trained models and metrics are cached across runs (default "
             f"<rootdir>/{DEFAULT_CACHE_DIR}; 'none' switches caching off)", _path_or_none, metavar="DIR", path=True),
     Setting("report_dir", "write the audit report files into this folder (default: none written)", _path_or_none,
@@ -302,6 +332,9 @@ class Settings:
     bootstrap: Resolved[Any]
     device: Resolved[Any]
     method_timeout: Resolved[Any]
+    executor: Resolved[Any]
+    workers: Resolved[Any]
+    ray_address: Resolved[Any]
     cache_dir: Resolved[Path | None]
     report_dir: Resolved[Path | None]
     report_formats: Resolved[tuple[str, ...]]
@@ -331,6 +364,10 @@ class Settings:
             parts.append(f"bootstrap={self.bootstrap.value}")
         if self.method_timeout.value is not None:
             parts.append(f"method_timeout={self.method_timeout.value:g}s")
+        if self.executor.value != "auto" or self.workers.value is not None:
+            parts.append(f"executor={self.executor.value}")
+            if self.workers.value is not None:
+                parts.append(f"workers={self.workers.value}")
         parts += [f"device={v(self.device)}",
                  f"cache={self.cache_dir.value if self.cache_dir.value is not None else 'off'}"]
         if self.thresholds:
@@ -409,6 +446,9 @@ def resolve_settings(config: pytest.Config) -> Settings:
         bootstrap=_resolve(config, "bootstrap", None, "default"),
         device=_resolve(config, "device", "auto", "default"),
         method_timeout=_resolve(config, "method_timeout", None, "default"),
+        executor=_resolve(config, "executor", "auto", "default"),
+        workers=_resolve(config, "workers", None, "default"),
+        ray_address=_resolve(config, "ray_address", None, "default"),
         cache_dir=_resolve(config, "cache_dir", (config.rootpath / DEFAULT_CACHE_DIR), "default"),
         report_dir=_resolve(config, "report_dir", None, "default"),
         report_formats=_resolve(config, "report_formats", REPORT_FORMATS, "default"),

@@ -10,8 +10,10 @@ Check items (``unlearn_audit::<check id>``) are ``pytest.Function`` items whose 
 directory node of the (shallowest) conftest that defines ``unlearn_data`` (the session when it is the rootdir's
 conftest, or when none is found), under a collector whose node id is fixed to ``unlearn_audit``.
 
-Under pytest-xdist every worker that runs a check computes (or loads from the cache) the report and sends it to
-the controller in ``workeroutput``; the controller writes the report files and prints the summary.
+Under pytest-xdist the workers that run a check share the audit's plan (the library's ``xdist`` executor: each
+trains the models no other worker has claimed in the shared cache, then loads the rest), one of them assembles
+the report and the others load it; each sends it to the controller in ``workeroutput``, and the controller writes
+the report files and prints the summary once.
 
 The library is imported only when it is needed (an audit is computed, or checks are collected or validated),
 never when the plugin is imported.
@@ -155,8 +157,14 @@ class AuditSession:
                              recipe=recipe, thresholds=self.thresholds, cache_dir=cache_dir, **kwargs)
         except (TypeError, ValueError) as exc:
             raise pytest.UsageError(self._where(str(exc))) from None
+        executor, workers, address, source = self._executor()
+        from unlearn_audit.audit import ExecutorError
+
         try:
-            self.report = run_audit(spec, progress=progress_sink(self.config, s.progress.value))
+            self.report = run_audit(spec, progress=progress_sink(self.config, s.progress.value), executor=executor,
+                                    workers=workers, ray_address=address)
+        except ExecutorError as exc:
+            raise pytest.UsageError(f"{source}: {exc}") from None
         except (TypeError, ValueError) as exc:  # checks made when the audit starts (what model_factory returns,
             if not str(exc).startswith("AuditSpec."):  # a method a worker process cannot import, ...)
                 raise
@@ -167,6 +175,29 @@ class AuditSession:
             self.baseline = _baseline.compare_with_baseline(self.report, Path(s.baseline.value), s.baseline.source,
                                                             s.max_regression.value)
         return self.report
+
+    def _executor(self) -> tuple[str, Any, Any, str]:
+        """``(executor, workers, ray_address, source)`` from the settings: ``auto`` shares the plan between the
+        workers of ``pytest -n`` (``xdist``) and is ``serial`` otherwise (``ray`` / ``processes`` when an address
+        or a worker count is given)."""
+        s = self.settings
+        name, source = s.executor.value, s.executor.source
+        xdist = _is_xdist_worker(self.config)
+        if name == "auto":
+            if xdist:
+                name = "xdist"
+            elif s.ray_address.value is not None:
+                name, source = "ray", s.ray_address.source
+            elif s.workers.value is not None:
+                name, source = "processes", s.workers.source
+            else:
+                name = "serial"
+        if xdist and name in ("processes", "ray"):
+            raise pytest.UsageError(f"{source}: executor {name!r} under pytest -n would start workers in every "
+                                    f"xdist worker; drop -n (the {name} executor spreads the audit's models) or "
+                                    f"leave the executor to auto (the xdist workers share the audit)")
+        workers = s.workers.value if name in ("processes", "ray") else None
+        return name, workers, s.ray_address.value if name == "ray" else None, source
 
     def _where(self, message: str) -> str:
         """Reword ``AuditSpec.<field>: ...`` to name where the plugin user set that field."""
@@ -480,8 +511,6 @@ class AuditCheckItem(pytest.Function):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.add_marker(pytest.mark.unlearn_audit)
-        if self.config.pluginmanager.hasplugin("xdist"):
-            self.add_marker(pytest.mark.xdist_group("unlearn_audit"))
 
     def reportinfo(self) -> tuple[Any, int | None, str]:
         """Where the item is reported (a SKIP's location): the user's ``unlearn_data`` fixture in their conftest."""

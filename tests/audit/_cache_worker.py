@@ -100,7 +100,7 @@ def audit(argv: list[str]) -> None:
         ready.touch()
         while not go.exists():
             time.sleep(0.01)
-    import unlearn_audit.audit._runner as runner
+    import unlearn_audit.audit._execute as runner
     import unlearn_audit.methods._retrain as retrain
     import unlearn_audit.report._report as report_module
     import unlearn_audit.training as training

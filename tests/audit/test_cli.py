@@ -154,7 +154,7 @@ def test_run_takes_profile_seeds_and_methods(spec_file, tmp_path, monkeypatch):
     seen = {}
     from unlearn_audit.audit import PROFILES
 
-    def fake_run(spec, *, progress=True):
+    def fake_run(spec, *, progress=True, **execution):
         seen["spec"] = spec
         return _report(Status.PASS)
 

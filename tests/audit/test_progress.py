@@ -116,10 +116,10 @@ def test_finish_is_sent_when_the_audit_raises(make_spec, monkeypatch):
 
     events: list[ProgressEvent] = []
 
-    def boom(self, rows, t_start):
+    def boom(*args, **kwargs):
         raise RuntimeError("assembling failed")
 
-    monkeypatch.setattr(_runner._Runner, "_assemble", boom)
+    monkeypatch.setattr(_runner, "assemble", boom)
     with pytest.raises(RuntimeError, match="assembling failed"):
         run_audit(make_spec(cache_dir=False), progress=events.append)
     assert events[-1].kind == "finish"       # a live display is always closed

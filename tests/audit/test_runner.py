@@ -23,7 +23,7 @@ class Calls:
     """Counts every training (``fit``) and every evaluation the audit performs."""
 
     def __init__(self, monkeypatch):
-        import unlearn_audit.audit._runner as runner
+        import unlearn_audit.audit._execute as runner
         import unlearn_audit.methods._retrain as retrain
         import unlearn_audit.training as training
 

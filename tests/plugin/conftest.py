@@ -153,14 +153,16 @@ class FakeAudit:
     def __init__(self) -> None:
         self.specs: list[Any] = []
         self.progress: list[Any] = []
+        self.executions: list[dict[str, Any]] = []   # executor, workers, ray_address of each call
         self.user_values: dict[str, float] = {}
 
-    def __call__(self, spec: Any, *, progress: Any = True) -> AuditReport:
+    def __call__(self, spec: Any, *, progress: Any = True, **execution: Any) -> AuditReport:
         """Also sends a plan, one step and finish to ``progress`` when it is a sink (as the runner does)."""
         from unlearn_audit.progress import ProgressEvent
 
         self.specs.append(spec)
         self.progress.append(progress)
+        self.executions.append(execution)
         if callable(progress):
             for event in (ProgressEvent("plan", total=1), ProgressEvent("start", step="original", label="original"),
                           ProgressEvent("advance", step="original", fraction=0.5, detail="epoch 1/2"),

@@ -20,6 +20,9 @@ _LAZY: dict[str, str] = {
     "run_audit": "._runner",
     "REFERENCE_AUDITS": "._reference_recipes",
     "reference_spec": "._reference_recipes",
+    "ExecutorError": ".executors",
+    "EXECUTOR_NAMES": ".executors",
+    "get_executor": ".executors",
     "DEFAULT_CACHE_DIR": "._spec",
     "AuditSpec": "._spec",
     "default_recipe": "._spec",
@@ -35,7 +38,7 @@ _LAZY: dict[str, str] = {
 __all__ = ["DEFAULT_CACHE_DIR", "DEFAULT_CHECKS", "DEFAULT_METHODS", "DEFAULT_REFERENCES", "METRIC_ALIASES",
            "PROFILES", "AuditSpec", "Cache", "Check", "Finding", "MethodFailure", "Profile", "Status",
            "ThresholdError", "Thresholds", "default_recipe", "DEFAULT_LEVEL", "reference_for", "resolve_metric",
-           "run_audit", "REFERENCE_AUDITS", "reference_spec"]
+           "run_audit", "REFERENCE_AUDITS", "reference_spec", "ExecutorError", "EXECUTOR_NAMES", "get_executor"]
 
 
 def __getattr__(name: str) -> Any:

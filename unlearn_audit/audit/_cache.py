@@ -107,7 +107,9 @@ def source_identity(obj: Any, *, _depth: int = 0) -> dict[str, Any] | None:
         source = inspect.getsource(target)
     except (OSError, TypeError):
         return None
-    ident["qualname"] = f"{getattr(target, '__module__', '?')}.{getattr(target, '__qualname__', repr(target))}"
+    module = getattr(target, "__module__", "?")
+    module = "__main__" if module == "__mp_main__" else module   # a spawned worker's name for the main script
+    ident["qualname"] = f"{module}.{getattr(target, '__qualname__', repr(target))}"
     ident["source_sha256"] = _sha_text(source)
     if inspect.isfunction(target):
         try:
@@ -320,6 +322,16 @@ class Cache:
                 return
         with FileLock(str(lock_path)):
             yield
+
+    def claim(self, key: str) -> Any:
+        """A ``filelock.FileLock`` on ``claim-<key>``: held by the process that works on ``key`` while it does, so
+        processes sharing a plan (pytest-xdist workers) each take steps no other one holds. Separate from the
+        lock ``fetch`` takes, which the holder takes inside it."""
+        from filelock import FileLock
+
+        path = self._lock_path(f"claim-{key}")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        return FileLock(str(path))
 
     def entries(self, kind: str | None = None) -> Iterator[Path]:
         """Metadata files of the stored entries (for tests and housekeeping)."""

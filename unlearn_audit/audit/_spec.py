@@ -58,8 +58,9 @@ class AuditSpec:
             ``recipe`` on the full train split (seed ``seeds[0]``).
         recipe: training recipe of the original and of the reference retrains; ``None`` = ``default_recipe(data)``.
         methods: suite methods compared with yours: ``"default"`` (``DEFAULT_METHODS``, a fast subset),
-            ``"all"`` (every registered non-reference method), ``"none"``, or a list of registry names (e.g.
-            ``["ft", "scrub+reweight"]``).
+            ``"all"`` (every registered non-reference method), ``"none"``, or a list of registry names and
+            configured ``Method`` s (e.g. ``["ft", "scrub+reweight", get_method("ga", lr=1e-4)]``); a configured
+            method keeps its hyper-parameters through the audit.
         references: reference retrains, among ``"retrain"``, ``"retrain+reweight"``, ``"retrain_groupdro"``.
         seeds: the seeds of the suite methods and of yours (the original is trained once, with ``seeds[0]``).
         reference_seeds: the seeds of the reference retrains; ``None`` = ``seeds`` extended to at least
@@ -88,7 +89,7 @@ class AuditSpec:
     unlearn_fn: Any = None
     original: nn.Module | Mapping[str, torch.Tensor] | None = None
     recipe: TrainRecipe | None = None
-    methods: Literal["default", "all", "none"] | Sequence[str] = "default"
+    methods: Literal["default", "all", "none"] | Sequence[Any] = "default"
     references: Sequence[str] = DEFAULT_REFERENCES
     seeds: Sequence[int] = (0,)
     reference_seeds: Sequence[int] | None = None
@@ -100,7 +101,7 @@ class AuditSpec:
     unlearn_name: str | None = None
     method_timeout: float | None = None
     _user: Any = field(default=None, init=False, repr=False)
-    _suite: tuple[str, ...] = field(default=(), init=False, repr=False)
+    _suite: tuple[Any, ...] = field(default=(), init=False, repr=False)
     _unavailable: tuple[str, ...] = field(default=(), init=False, repr=False)
 
     def __post_init__(self) -> None:
@@ -261,7 +262,7 @@ class AuditSpec:
         return dataclasses.replace(method, info=dataclasses.replace(method.info, name=name))
 
     def _check_methods(self, methods: Any) -> None:
-        from ..methods import METHODS, get_method, method_names
+        from ..methods import METHODS, Method, get_method, method_names
 
         set_ = object.__setattr__
         user = self._user.name if self._user is not None else None
@@ -276,26 +277,33 @@ class AuditSpec:
             else:
                 names = [n for n in method_names() if not n.startswith("_")
                          and not METHODS._methods[n].info.reference and METHODS._methods[n].info.family != "user"]
+            resolved = [get_method(n) for n in names]
         elif isinstance(methods, str):
             raise ValueError(f"AuditSpec.methods: expected 'default', 'all', 'none' or a list of method names, got "
                              f"{methods!r} (for one method write [{methods!r}])")
         elif isinstance(methods, Sequence):
-            names = []
+            resolved = []
             for m in methods:
-                if not isinstance(m, str):
-                    raise TypeError(f"AuditSpec.methods: expected method names, got {type(m).__name__}")
-                try:
-                    method = get_method(m)
-                except (KeyError, ValueError) as exc:
-                    raise ValueError(f"AuditSpec.methods: {exc.args[0]}") from None
+                if isinstance(m, Method):
+                    method = m
+                elif isinstance(m, str):
+                    try:
+                        method = get_method(m)
+                    except (KeyError, ValueError) as exc:
+                        raise ValueError(f"AuditSpec.methods: {exc.args[0]}") from None
+                else:
+                    raise TypeError(f"AuditSpec.methods: expected method names or Method objects (e.g. "
+                                    f"get_method('ft', lr=0.1)), got {type(m).__name__}")
                 if method.info.reference:
-                    raise ValueError(f"AuditSpec.methods: {m!r} is a reference retrain; list it in references=")
-                if m in names:
-                    raise ValueError(f"AuditSpec.methods: {m!r} is listed twice")
-                names.append(m)
+                    raise ValueError(f"AuditSpec.methods: {method.name!r} is a reference retrain; list it in "
+                                     f"references=")
+                if any(r.name == method.name for r in resolved):
+                    raise ValueError(f"AuditSpec.methods: {method.name!r} is listed twice (the report names models "
+                                     f"by method name; audit one configuration of a method per spec)")
+                resolved.append(method)
         else:
             raise _bad("methods", "'default', 'all', 'none' or a list of method names", methods)
-        set_(self, "_suite", tuple(n for n in names if n != user))
+        set_(self, "_suite", tuple(m for m in resolved if m.name != user))
         set_(self, "_unavailable", tuple(unavailable))
 
     # ------------------------------------------------------------------ resolved views
@@ -307,6 +315,11 @@ class AuditSpec:
     @property
     def suite(self) -> tuple[str, ...]:
         """The suite method names after resolving ``"default"`` / ``"all"`` (the user's method excluded)."""
+        return tuple(m.name for m in self._suite)
+
+    @property
+    def suite_methods(self) -> tuple[Any, ...]:
+        """The suite as ``Method`` s, each with the hyper-parameters it was given (the user's method excluded)."""
         return self._suite
 
     @property
@@ -322,11 +335,18 @@ class AuditSpec:
             return Path.cwd() / DEFAULT_CACHE_DIR
         return Path(self.cache_dir).expanduser()
 
+    def init_fields(self) -> dict[str, Any]:
+        """The constructor arguments of this spec (as validated): ``AuditSpec(**spec.init_fields())`` rebuilds it."""
+        return {f.name: getattr(self, f.name) for f in dataclasses.fields(self) if f.init}
+
     def replace(self, **changes: Any) -> "AuditSpec":
         """A copy with ``changes`` (validated again)."""
-        keep = {f.name: getattr(self, f.name) for f in dataclasses.fields(self) if f.init}
-        keep.update(changes)
-        return AuditSpec(**keep)
+        return AuditSpec(**{**self.init_fields(), **changes})
+
+    def __reduce__(self) -> tuple[Any, tuple[dict[str, Any]]]:
+        # pickled as its constructor arguments, so the worker rebuilds the derived fields (the user's adapted
+        # method included) from what the user gave: callables travel by reference to their importable module
+        return _rebuild_spec, (self.init_fields(),)
 
     @classmethod
     def from_profile(cls, profile: str | Profile, **kwargs: Any) -> "AuditSpec":
@@ -349,8 +369,9 @@ class AuditSpec:
         """JSON-friendly configuration (stored in ``AuditReport.config``)."""
         user = self._user
         return {
-            "methods": list(self._suite),
-            "methods_requested": self.methods if isinstance(self.methods, str) else list(self.methods),
+            "methods": list(self.suite),
+            "methods_requested": self.methods if isinstance(self.methods, str) else [
+                m if isinstance(m, str) else m.name for m in self.methods],
             "unavailable_methods": list(self._unavailable),
             "references": list(self.references),
             "seeds": list(self.seeds),
@@ -367,3 +388,8 @@ class AuditSpec:
             "original": "trained by the audit" if self.original is None else "provided",
             "model_factory": getattr(self.model_factory, "__qualname__", type(self.model_factory).__name__),
         }
+
+
+def _rebuild_spec(fields: dict[str, Any]) -> AuditSpec:
+    """Unpickle an ``AuditSpec`` (``AuditSpec.__reduce__``)."""
+    return AuditSpec(**fields)

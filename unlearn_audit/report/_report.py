@@ -86,6 +86,8 @@ class ModelRecord:
         fingerprint: SHA-256 of the model's weights (every parameter and buffer: names, dtypes, shapes, bytes),
             recorded when it was trained or loaded; ``None`` when not known (e.g. metrics cached by an older
             version).
+        threads: torch's CPU thread count the model was trained and evaluated with (CPU results depend on it);
+            ``None`` when unknown.
         samples: the per-sample outcomes of its evaluation (``ModelMetrics.samples``) while the audit assembles;
             not serialised.
     """
@@ -102,6 +104,7 @@ class ModelRecord:
     cached: bool = False
     log: dict[str, Any] = field(default_factory=dict)
     fingerprint: str | None = None
+    threads: int | None = None
     samples: dict[str, Any] | None = field(default=None, repr=False, compare=False)
 
     @property
@@ -113,8 +116,11 @@ class ModelRecord:
         return dict(self.metrics.get("not_applicable", {})) if self.metrics else {}
 
     def to_dict(self) -> dict[str, Any]:
-        return {k: getattr(self, k) for k in ("name", "role", "seed", "reference", "status", "error", "metrics",
-                                              "hyperparams", "seconds", "cached", "log", "fingerprint")}
+        out = {k: getattr(self, k) for k in ("name", "role", "seed", "reference", "status", "error", "metrics",
+                                             "hyperparams", "seconds", "cached", "log", "fingerprint")}
+        if self.threads is not None:   # unknown (reports written before it was recorded): left out
+            out["threads"] = self.threads
+        return out
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> "ModelRecord":

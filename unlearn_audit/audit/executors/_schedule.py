@@ -1,0 +1,89 @@
+"""The controller's bookkeeping shared by the pool executors (processes, Ray): which step goes next, what came back."""
+
+from __future__ import annotations
+
+import pickle
+from typing import Any
+
+from ...progress import ProgressEvent, ProgressSink
+from ...report import ModelRecord
+from .._plan import Plan, Step
+from ._base import blocked_record, failed_record, ready
+
+__all__ = ["Schedule"]
+
+
+class Schedule:
+    """Steps of ``plan`` waiting, running and done; the original's weights when workers need them sent.
+
+    Steps are handed out in the plan's order as their dependencies finish; a step whose dependency failed is
+    recorded failed without running.
+    """
+
+    def __init__(self, plan: Plan, sink: ProgressSink) -> None:
+        self.plan = plan
+        self.sink = sink
+        self.waiting: list[Step] = list(plan.steps)
+        self.running: dict[str, tuple[Step, float]] = {}   # worker -> (step, start time)
+        self.records: dict[str, ModelRecord] = {}
+        self.original_weights: bytes | None = None
+        self.counters: dict[str, dict[str, int]] = {}        # worker -> cache counters (latest)
+        self.retired: dict[str, int] = {"hits": 0, "misses": 0, "recovered": 0}  # of replaced workers
+
+    @property
+    def finished(self) -> bool:
+        return not self.waiting and not self.running
+
+    def next_step(self) -> Step | None:
+        """The first waiting step whose dependencies are done (recording blocked ones as failed), or ``None``."""
+        for step in list(self.waiting):
+            if not ready(step, self.records):
+                continue
+            self.waiting.remove(step)
+            blocked = blocked_record(step, self.records)
+            if blocked is not None:
+                self.records[step.id] = blocked
+                self.sink(ProgressEvent("failed", step=step.id, label=step.label, detail=blocked.error or ""))
+                continue
+            return step
+        return None
+
+    def start(self, worker: str, step: Step, now: float) -> None:
+        self.running[worker] = (step, now)
+
+    def finish(self, worker: str, step_id: str, record: ModelRecord | bytes, counters: dict[str, int] | None,
+               weights: bytes | None = None) -> None:
+        """A worker's result for ``step_id``."""
+        self.running.pop(worker, None)
+        if isinstance(record, bytes):
+            record = pickle.loads(record)
+        self.records[step_id] = record  # type: ignore[assignment]
+        if counters is not None:
+            self.counters[worker] = counters
+        if weights is not None:
+            self.original_weights = weights
+
+    def lost(self, worker: str, reason: str, now: float) -> None:
+        """The worker running a step died or was stopped: that step fails with ``reason``."""
+        step, t0 = self.running.pop(worker)
+        record = failed_record(step, reason)
+        self.records[step.id] = record
+        self.sink(ProgressEvent("failed", step=step.id, label=step.label, worker=worker, detail=reason,
+                                elapsed_s=now - t0))
+        for k, v in self.counters.pop(worker, {}).items():
+            self.retired[k] = self.retired.get(k, 0) + v
+
+    def totals(self) -> dict[str, int]:
+        """Cache counters over every worker, replaced ones included."""
+        out = dict(self.retired)
+        for c in self.counters.values():
+            for k, v in c.items():
+                out[k] = out.get(k, 0) + v
+        return out
+
+    def in_order(self) -> dict[str, ModelRecord]:
+        return {s.id: self.records[s.id] for s in self.plan.steps}
+
+    def task_weights(self) -> Any:
+        """What to send with a task: the original's weights when no shared cache holds them."""
+        return self.original_weights
