@@ -155,7 +155,7 @@ def equalized_odds(y_true: Any, y_pred: Any, attr: Any, *, agg: Agg = "mean", po
     if positive is None:
         if y_true.numel() and max(int(y_true.max()), int(y_pred.max())) > 1:
             raise ValueError("equalized_odds: labels > 1 (multi-class task); pass dominant=(y, a) for the binarised "
-                             "form of spec A3, or positive=<class> for a one-vs-rest form")
+                             "form (De Min et al. 2025), or positive=<class> for a one-vs-rest form")
         positive = 1
     pred_pos = y_pred == positive
     is_pos = y_true == positive
