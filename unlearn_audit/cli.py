@@ -27,6 +27,8 @@ import sys
 from pathlib import Path
 from typing import Any, Sequence
 
+from ._cli_args import number_arg
+
 __all__ = ["main", "demo_spec", "demo_model", "demo_unlearn", "load_spec"]
 
 DEFAULT_OUT = "unlearn-audit-report"
@@ -169,14 +171,8 @@ def _seeds(text: str) -> tuple[int, ...]:
         raise argparse.ArgumentTypeError(f"{text!r} is not a comma-separated list of ints") from None
 
 
-def _seconds(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
-    if not value > 0:
-        raise argparse.ArgumentTypeError(f"{text!r}: the time limit must be > 0 seconds")
-    return value
+_seconds = number_arg(float, noun="a number of seconds", accept=lambda v: v > 0,
+                      rule="the time limit must be > 0 seconds")
 
 
 def _methods(text: str) -> Any:
@@ -231,14 +227,7 @@ def _print_comparison(old: Any, new: Any, args: argparse.Namespace) -> int:
     return _exit_status(cmp.verdict, args)
 
 
-def _workers(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number of workers") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"{text!r}: use at least 1 worker")
-    return value
+_workers = number_arg(int, noun="a whole number of workers", accept=lambda v: v >= 1, rule="use at least 1 worker")
 
 
 def _execution(args: argparse.Namespace) -> dict[str, Any]:

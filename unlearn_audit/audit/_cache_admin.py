@@ -20,6 +20,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterator
 
+from .._cli_args import number_arg
+
 
 __all__ = ["CacheEntry", "scan", "cache_info", "prune", "clear", "add_cache_command", "parse_size"]
 
@@ -229,14 +231,7 @@ def _default_root() -> str:
     return os.environ.get("UNLEARN_AUDIT_CACHE_DIR") or DEFAULT_CACHE_DIR
 
 
-def _days(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number of days") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"{text!r}: the number of days must be >= 0")
-    return value
+_days = number_arg(float, noun="a number of days", accept=lambda v: v >= 0, rule="the number of days must be >= 0")
 
 
 def _size(text: str) -> int:

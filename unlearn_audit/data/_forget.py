@@ -1,4 +1,4 @@
-"""Forget-set builders: group-imbalanced (seed 004 protocol), uniform random, whole class."""
+"""Forget-set builders: group-imbalanced (De Min et al. 2025 protocol), uniform random, whole class."""
 
 from __future__ import annotations
 
@@ -19,7 +19,8 @@ def _check_train(train: GroupDataset) -> None:
 
 def forget_from_groups(train: GroupDataset, *, groups: Iterable[tuple[int, int]], ratio: float = 0.5,
                        seed: int = 0) -> torch.Tensor:
-    """Seed 004 protocol: for each named group ``(y, a)`` uniformly sample exactly ``floor(ratio * |G|)`` samples.
+    """De Min et al. 2025 protocol: for each named group ``(y, a)`` uniformly sample exactly
+    ``floor(ratio * |G|)`` samples.
 
     Args:
         train: the training split.

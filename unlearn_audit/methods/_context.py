@@ -41,7 +41,7 @@ class UnlearnContext:
         model_factory: returns a fresh, untrained model of the same architecture (``None`` if the user gave none;
             methods that need it say so in their metadata).
         retain_weights: optional REWEIGHT sampling weight of every retain sample (spec B1), set by ``+reweight``.
-        sample_weights: optional soft weights ``epsilon`` of every *train* sample in train order (seed 003):
+        sample_weights: optional soft weights ``epsilon`` of every *train* sample in train order (Qiao et al. 2026):
             a sample's loss weight is ``w_i = 1 + epsilon_i`` and its forgetting strength
             ``r_i = max(0, -epsilon_i)``; the hard scheme is ``epsilon = -1`` on ``D_f`` and 0 elsewhere.
         progress: optional callback ``progress(fraction_done)`` in ``[0, 1]``.
@@ -121,7 +121,8 @@ class UnlearnContext:
     def weighted_sets(self) -> tuple[GroupDataset, torch.Tensor | None, GroupDataset, torch.Tensor | None]:
         """``(retain_set, retain_loss_weights, forget_set, forget_strengths)`` for methods with soft-weight support.
 
-        Without soft weights: ``(D_r, None, D_f, None)``. With soft weights ``epsilon`` (seed 003): the retain-like
+        Without soft weights: ``(D_r, None, D_f, None)``. With soft weights ``epsilon``
+        (Qiao et al. 2026): the retain-like
         set is every train sample with ``w_i = 1 + epsilon_i > 0`` (loss weight ``w_i``) and the forget-like set
         every train sample with ``r_i = max(0, -epsilon_i) > 0`` (strength ``r_i``), both in train order. For the
         hard scheme (``epsilon = -1`` on ``D_f``, 0 elsewhere) these are exactly ``D_r`` and ``D_f`` with unit

@@ -1,7 +1,7 @@
 """Differentiable validation functionals on last-layer logits (spec A6): utility, DP, EOP and robustness.
 
 These are the functions ``M`` whose gradient ``grad_theta M(D_val)`` enters the influence scores of the
-soft-weighted scheme (seed 003, spec B13). Everything works on logits of a linear head, so the functionals are
+soft-weighted scheme (Qiao et al. 2026, spec B13). Everything works on logits of a linear head, so the functionals are
 pure functions of the head's parameters once the embeddings of the validation split are fixed.
 
 Supported heads (``logits`` of shape ``(n, k)``):

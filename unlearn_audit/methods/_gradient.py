@@ -97,7 +97,8 @@ def ga_ft(model: nn.Module, ctx: UnlearnContext, params: GaFtParams) -> nn.Modul
 
     ``L = alpha * mean_{i in B_r} w_i CE_i - (1 - alpha) * mean_{j in B_f} r_j CE_j``,
 
-    ``w = r = 1`` without soft weights; with soft weights ``epsilon`` (seed 003) ``w_i = 1 + epsilon_i`` over the
+    ``w = r = 1`` without soft weights; with soft weights ``epsilon`` (Qiao et al. 2026)
+    ``w_i = 1 + epsilon_i`` over the
     samples with ``w_i > 0`` and ``r_j = max(0, -epsilon_j)`` over those with ``r_j > 0`` (the hard scheme is the
     plain method). Gradient-norm clipping ``grad_clip`` bounds the ascent; REWEIGHT samples the retain batches.
     """

@@ -1,4 +1,4 @@
-"""Influence-function unlearning on the last layer (Koh & Liang 2017; seed 003's IF): one Newton step."""
+"""Influence-function unlearning on the last layer (Koh & Liang 2017; Qiao et al. 2026's IF): one Newton step."""
 
 from __future__ import annotations
 
@@ -20,9 +20,9 @@ class InfluenceParams:
 
     Attributes:
         l2: L2 coefficient ``lambda`` of the summed head objective ``sum_i CE_i + lambda/2 ||theta||^2``; ``None`` =
-            ``1e-3 * |D_tr|`` (weight decay 1e-3 on the mean loss, seed 003's head optimiser).
-        mode: ``"influence"`` (the first-order IF step, exact in seed 003's repo) or ``"newton"`` (Hessian of the
-            reweighted objective).
+            ``1e-3 * |D_tr|`` (weight decay 1e-3 on the mean loss, Qiao et al. 2026's head optimiser).
+        mode: ``"influence"`` (the first-order IF step, exact in Qiao et al. 2026's repo) or ``"newton"``
+            (Hessian of the reweighted objective).
         dense_max: largest head (parameters) solved with a dense Cholesky; larger heads use conjugate gradients.
     """
 

@@ -1,6 +1,6 @@
 """Last-layer influence functions: exact Hessian, per-sample gradients, influence scores and Newton steps.
 
-The setting (spec B13, seed 003; Koh & Liang 2017): a linear head ``z = W h + b`` on **fixed** embeddings ``h``
+The setting (spec B13, Qiao et al. 2026; Koh & Liang 2017): a linear head ``z = W h + b`` on **fixed** embeddings ``h``
 (the input of the model's last ``nn.Linear``) trained on the L2-regularised objective, written as a **sum**
 (matching scikit-learn's ``C * sum loss + 1/2 ||w||^2`` with ``l2 = 1/C``)::
 

@@ -1,4 +1,4 @@
-"""Soft weights of Qiao et al. (seed 003, spec B13): the QP over per-sample weights and its KKT closed forms.
+"""Soft weights of Qiao et al. (Qiao et al. 2026, spec B13): the QP over per-sample weights and its KKT closed forms.
 
 With ``a = a^task`` and ``u = a^U`` the last-layer influence scores of the training samples on the oriented task
 functional ``F~`` and on the validation utility ``U`` (``_influence_math``; removing ``i`` changes a functional
@@ -522,7 +522,7 @@ def soft_weights(model: nn.Module, data: Any, *, target: Literal["dp", "eop", "r
                  eps_max: float | None = 1.0, positive: int | None = None, overshoot: float = 1.3,
                  box: Literal["clip", "exact"] = "clip", l2_bias: bool = True, batch_size: int = 1024,
                  device: torch.device | str | None = None, dense_max: int = 4096, warn: bool = True) -> SoftWeights:
-    """Soft weights ``eps`` of every *train* sample (train order) for a trained model (seed 003, spec B13).
+    """Soft weights ``eps`` of every *train* sample (train order) for a trained model (Qiao et al. 2026, spec B13).
 
     Embeds ``data.train`` and ``data.val`` with ``model`` (the input of its last ``nn.Linear``, one batched
     no-grad eval pass each; the model is not modified), computes last-layer influences of every training sample

@@ -1,4 +1,4 @@
-"""Soft-weighted (``sw_``) variants of methods (Qiao et al. 2026, seed 003; spec B13).
+"""Soft-weighted (``sw_``) variants of methods (Qiao et al. 2026, Qiao et al. 2026; spec B13).
 
 ``sw_<method>`` computes soft weights ``epsilon`` with ``soft_weights`` on the original model and runs
 ``<method>`` with ``ctx.sample_weights = epsilon``: a sample's loss weight is ``1 + epsilon_i`` and its forgetting
@@ -25,7 +25,7 @@ from ._soft_qp import soft_weights
 
 __all__ = ["SoftParams", "SW_BASES"]
 
-#: methods with an ``sw_`` variant (seed 003's nine minus NTK, which the suite does not ship).
+#: methods with an ``sw_`` variant (Qiao et al. 2026's nine minus NTK, which the suite does not ship).
 SW_BASES = ("influence", "ga_ft", "ft", "cf_k", "eu_k", "scrub", "bad_teacher", "fisher")
 
 

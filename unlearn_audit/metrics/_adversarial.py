@@ -1,4 +1,4 @@
-"""White-box L-infinity attacks in pixel space (spec A8): FGSM and PGD, and accuracy under attack.
+"""White-box L-infinity attacks in pixel space: FGSM and PGD, and accuracy under attack.
 
 Models take pixel-space inputs and normalize inside ``forward``, so the attacks perturb raw pixels and clamp to
 the data's valid range (images ``[0, 1]``; tabular data: no clamp, ``eps`` in standardized feature units).
@@ -47,7 +47,7 @@ def _project(x_adv: torch.Tensor, x: torch.Tensor, eps: float, rng: tuple[float,
 
 def fgsm(model: nn.Module, x: torch.Tensor, y: torch.Tensor, *, eps: float, value_range: ValueRange = "auto",
          amp: bool = True) -> torch.Tensor:
-    """FGSM (Goodfellow et al.; spec A8): ``x_adv = clip(x + eps * sign(grad_x CE(f(x), y)))``.
+    """FGSM (Goodfellow et al. 2015): ``x_adv = clip(x + eps * sign(grad_x CE(f(x), y)))``.
 
     ``clip`` keeps ``x_adv`` in ``value_range``: ``"auto"`` = ``[0, 1]`` for 4-d image batches, no clamp otherwise
     (tabular). The gradient is taken in eval mode (the model's modes are restored afterwards) and never
@@ -62,7 +62,7 @@ def fgsm(model: nn.Module, x: torch.Tensor, y: torch.Tensor, *, eps: float, valu
 def pgd(model: nn.Module, x: torch.Tensor, y: torch.Tensor, *, eps: float, steps: int = 10,
         step_size: float | None = None, random_start: bool = True, seed: int = 0, value_range: ValueRange = "auto",
         amp: bool = True) -> torch.Tensor:
-    """L-infinity PGD (Madry et al.; spec A8): start at ``x + U(-eps, eps)`` (seeded CPU generator, so the start is
+    """L-infinity PGD (Madry et al. 2018): start at ``x + U(-eps, eps)`` (seeded CPU generator, so the start is
     the same on every device; ``random_start=False`` starts at ``x``), then ``steps`` times
     ``x_adv <- Proj(x_adv + step_size * sign(grad_x CE(f(x_adv), y)))`` where ``Proj`` clips to the eps-ball
     around ``x`` and to ``value_range``. ``step_size`` defaults to ``2.5 * eps / steps``. Eval mode, modes

@@ -82,7 +82,7 @@ def dominant_group_accuracy(y_true: Any, y_pred: Any, y_attr: Any,
                             groups: Sequence[tuple[int, int]] | tuple[int, int]) -> float:
     """GA (spec A4): ``100 * acc`` over the samples with ``y in T*`` **and** ``a in S*``, where ``T*`` / ``S*`` are
     the label / attribute values of the dominant forget group(s) (several groups give the cross product
-    ``T* x S*``, seed 004's convention). ``nan`` when no sample falls in it."""
+    ``T* x S*``, De Min et al. 2025's convention). ``nan`` when no sample falls in it."""
     y_true, y_pred, y_attr = _t(y_true), _t(y_pred), _t(y_attr)
     _same_length(y_true, y_pred, y_attr)
     gs = _as_groups(groups)
@@ -117,7 +117,7 @@ def equalized_odds(y_true: Any, y_pred: Any, attr: Any, *, agg: Agg = "mean", po
                    between: Between = "pairs_mean") -> float:
     """Equalized odds (x100, in ``[0, 100]``, lower is fairer).
 
-    **Binarised form** (``dominant=(y*, a*)`` or several groups; spec A3, seed 004's "EO"; what ``evaluate``
+    **Binarised form** (``dominant=(y*, a*)`` or several groups; spec A3, De Min et al. 2025's "EO"; what ``evaluate``
     reports): ``t = 1[y in T*]``, ``s = 1[a in S*]``, cell accuracies ``A[t][s] = mean 1[yhat == y]`` over test
     samples with ``(t, s)`` (exact-class correctness, so it works for multi-class tasks), and
 

@@ -33,7 +33,7 @@ class MetricConfig:
         fgsm, pgd: run those attacks (the ``FGSM`` / ``PGD`` keys are absent when off).
         pgd_steps: PGD iterations (step ``2.5 * eps / pgd_steps``, random start).
         mia_protocols: subset of ``("efficacy", "grmu", "svc")``: ``efficacy`` = the project default (``MIA``,
-            ``MIA_AUC``), ``grmu`` = seed 004's best-of-6 (``MIA_GRMU``), ``svc`` = SalUn's SVC on confidence
+            ``MIA_AUC``), ``grmu`` = De Min et al. 2025's best-of-6 (``MIA_GRMU``), ``svc`` = SalUn's SVC on confidence
             (``MIA_SVC``). The loss-threshold attack (``LT_AUC``, ``LT_TPR1``) always runs.
         fairness_gap_split: ``"retain"`` (the paper's) or ``"test"``.
         fairness_gap_statistic: ``"var"`` or ``"std"``.

@@ -1,4 +1,4 @@
-"""Gaps against a reference model (seed 004, spec A5): deltas, Avg. Gap and ToW, over one or several seeds.
+"""Gaps against a reference model (De Min et al. 2025, spec A5): deltas, Avg. Gap and ToW, over one or several seeds.
 
 Inputs are mappings ``key -> value`` (percent) or ``ModelMetrics``; for several seeds, equal-length lists of them
 paired by position (model seed ``s`` against reference seed ``s``).
@@ -67,7 +67,7 @@ def mean_abs_delta(metrics: Any, reference: Any, *, keys: Sequence[str] = DEFAUL
 
 
 def avg_gap(metrics: Any, reference: Any, *, keys: Sequence[str] = DEFAULT_GAP_KEYS) -> float:
-    """Avg. Gap (seed 004, Eq. 12, in percent; higher is better):
+    """Avg. Gap (De Min et al. 2025, Eq. 12, in percent; higher is better):
 
         ``avg_gap = 100 - mean_{M in keys} Delta_M``,  ``Delta_M = mean_s |M(theta_u^s) - M(theta_ref^s)|``
 
@@ -86,7 +86,7 @@ def avg_gap(metrics: Any, reference: Any, *, keys: Sequence[str] = DEFAULT_GAP_K
 
 
 def tow(metrics: Any, reference: Any, *, keys: Sequence[str] = TOW_KEYS) -> float:
-    """Tug-of-war (seed 004, in percent; higher is better):
+    """Tug-of-war (De Min et al. 2025, in percent; higher is better):
 
         ``ToW = 100 * prod_{M in {RA, FA, TA}} (1 - |M(theta) - M(theta_ref)| / 100)``
 

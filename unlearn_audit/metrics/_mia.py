@@ -1,4 +1,4 @@
-"""Membership-inference attacks (spec A2): the project default (``mia_efficacy``), seed 004's protocol
+"""Membership-inference attacks (spec A2): the project default (``mia_efficacy``), De Min et al. 2025's protocol
 (``mia_grmu``), SalUn's protocol (``mia_svc_confidence``) and the attacker-free loss-threshold sweep."""
 
 from __future__ import annotations
@@ -145,7 +145,7 @@ def mia_efficacy(*, train_member_losses: Any, train_nonmember_losses: Any, forge
 
 def mia_grmu(*, train_member_losses: Any, train_nonmember_losses: Any, forget_losses: Any, test_losses: Any,
              n_jobs: int | None = None) -> dict[str, Any]:
-    """Seed 004's "basic MIA" (spec A2a), for reproducing its numbers only: the same loss feature and sets, an
+    """De Min et al. 2025's "basic MIA" (spec A2a), for reproducing its numbers only: the same loss feature and sets, an
     unbalanced ``RandomForestClassifier(random_state=0)`` over the grid ``n_estimators in {20, 50, 100} x criterion
     in {gini, entropy}``, keeping the configuration with the highest efficacy on ``D_f`` (optimistic best-of-6,
     first one kept on ties). Unlike the reference code, the AUC is always that of the kept configuration (its

@@ -74,7 +74,7 @@ def fit(model: nn.Module, dataset: GroupDataset | torch.utils.data.Dataset, reci
     """Train ``model`` in place on ``dataset`` with ``recipe`` and return it (left on ``device``, eval mode).
 
     Objective per batch B: ERM ``mean_{i in B} CE_i``; with ``sample_weights`` the batches are drawn with
-    replacement with ``P(i) proportional to w_i`` (REWEIGHT, spec B1); with ``group_dro`` the online GroupDRO
+    replacement with ``P(i) proportional to w_i`` (REWEIGHT, De Min et al. 2025); with ``group_dro`` the online GroupDRO
     objective of Sagawa et al. (2020): group weights ``q_g <- q_g * exp(eta * L_g)``, renormalised, and loss
     ``sum_g q_g L_g`` with ``L_g`` the mean CE of group ``g`` in the batch (``eta = recipe.group_dro_step``).
 

@@ -19,7 +19,7 @@ def batch_indices(n: int, batch_size: int, *, generator: torch.Generator, shuffl
     """Index batches for one epoch over ``n`` samples, built with one tensor op (no per-sample Python work).
 
     With ``weights``, indices are drawn with replacement proportionally to them (``num_samples`` in total,
-    default ``n``), the ``WeightedRandomSampler`` scheme of REWEIGHT (spec B1).
+    default ``n``), the ``WeightedRandomSampler`` scheme of REWEIGHT (De Min et al. 2025).
     """
     if weights is not None:
         total = n if num_samples is None else num_samples
