@@ -13,6 +13,7 @@ import math
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Iterable, Sequence
 
+from ..metrics._info import METRIC_INFO
 from ._compare import compare
 from ._findings import Finding, Status
 
@@ -35,33 +36,13 @@ ROLE_LABEL = {"original": "original", "reference": "reference", "method": "suite
 _SEVERITY = {Status.FAIL: 4, Status.INCONCLUSIVE: 3, Status.WARN: 2, Status.PASS: 1, Status.SKIP: 0}
 MARKS = {Status.PASS: "✓", Status.WARN: "!", Status.INCONCLUSIVE: "?", Status.FAIL: "✗", Status.SKIP: "-"}
 
-# Used only while ``unlearn_audit.metrics._info`` cannot be imported:
-# key -> (label, higher_is_better, unit, description)
-_FALLBACK_INFO: dict[str, tuple[str, bool | None, str, str]] = {
-    "RA": ("retain acc", True, "%", "accuracy on the retain set"),
-    "FA": ("forget acc", None, "%", "accuracy on the forget set"),
-    "UA": ("unlearn acc", None, "%", "100 - forget accuracy"),
-    "TA": ("test acc", True, "%", "accuracy on the test split"),
-    "VA": ("val acc", True, "%", "accuracy on the validation split"),
-    "MIA": ("MIA efficacy", None, "%", "share of the forget set a membership-inference attack calls non-member"),
-    "EO": ("equalized odds", False, "%", "equalized-odds difference around the dominant group"),
-    "GA": ("dominant-group acc", True, "%", "test accuracy on the dominant forget group(s)"),
-    "WG": ("worst-group acc", True, "%", "minimum test accuracy over (label, attribute) groups"),
-    "FG": ("fairness-gap", False, "", "mean over normalization layers of the spread of per-class variances"),
-    "FGSM": ("FGSM acc", True, "%", "test accuracy under a one-step FGSM attack"),
-    "PGD": ("PGD acc", True, "%", "test accuracy under a PGD attack"),
-}
-
-
 def _info(key: str) -> tuple[str, bool | None, str, str]:
-    try:
-        from ..metrics._info import METRIC_INFO
-    except ImportError:  # pragma: no cover - only while the metrics package is missing
-        METRIC_INFO = {}
+    """(label, higher_is_better, unit, description) of a metric key from ``METRIC_INFO``; the key itself when
+    unknown (a user's custom metric)."""
     info = METRIC_INFO.get(key)
-    if info is not None:
-        return info.label, info.higher_is_better, info.unit, info.description
-    return _FALLBACK_INFO.get(key, (key, None, "", ""))
+    if info is None:
+        return key, None, "", ""
+    return info.label, info.higher_is_better, info.unit, info.description
 
 
 def metric_label(key: str) -> str:
