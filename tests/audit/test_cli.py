@@ -251,7 +251,7 @@ def test_demo_uses_the_demo_spec_and_writes_reports(monkeypatch, tmp_path, spec_
 def test_demo_spec_is_valid():
     spec = cli.demo_spec(cache_dir=False)
     assert spec.user_method.name == "demo_unlearn"
-    assert spec.references == ("retrain", "retrain+reweight") and spec.seeds == (0,)
+    assert spec.references == ("retrain", "retrain+reweight") and spec.seeds == (0, 1, 2) and spec.suite_seeds == (0,)
     assert len(spec.data.train) > 1000
 
 

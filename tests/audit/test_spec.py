@@ -122,12 +122,27 @@ def test_profiles(base):
     assert smoke.suite == () and smoke.references == ("retrain",) and smoke.seeds == (0,)
     assert smoke.metric_config == MetricConfig.preset("smoke")
     ci = AuditSpec.from_profile("ci", **base)
-    assert ci.seeds == (0,) and ci.references == ("retrain", "retrain+reweight")
+    assert ci.seeds == (0, 1, 2) and ci.suite_seeds == (0,) and ci.references == ("retrain", "retrain+reweight")
     assert ci.suite == AuditSpec(**base).suite
     full = AuditSpec.from_profile("full", **base)
-    assert full.seeds == (0, 1, 2) and "retrain_groupdro" in full.references
+    assert full.seeds == full.suite_seeds == (0, 1, 2) and "retrain_groupdro" in full.references
     assert full.metric_config == MetricConfig.preset("full") and len(full.suite) >= len(ci.suite)
-    assert AuditSpec.from_profile("ci", **base, seeds=(4, 5)).seeds == (4, 5)  # explicit beats the profile
+    explicit = AuditSpec.from_profile("ci", **base, seeds=(4, 5))  # explicit beats the profile
+    assert explicit.seeds == (4, 5) and explicit.suite_seeds == (0,)
+
+
+def test_suite_seeds_default_to_the_seeds_and_shape_the_plan(base):
+    from unlearn_audit.audit._plan import plan
+
+    assert AuditSpec(**base, seeds=(0, 1)).suite_seeds == (0, 1)
+    spec = AuditSpec(**base, unlearn_fn=one_epoch_ft, methods=["ga"], seeds=(0, 1, 2), suite_seeds=(0,),
+                     reference_seeds=(0, 1, 2), references=("retrain",), cache_dir=False)
+    roles = [(s.role, s.name, s.seed) for s in plan(spec, device=torch.device("cpu")).steps]
+    assert [x for x in roles if x[1] == "ga"] == [("method", "ga", 0)]
+    assert [x[2] for x in roles if x[0] == "user"] == [0, 1, 2]
+    assert spec.describe()["suite_seeds"] == [0]
+    with pytest.raises(ValueError, match="AuditSpec.suite_seeds"):
+        AuditSpec(**base, suite_seeds=(1, 1))
     with pytest.raises(ValueError, match="unknown profile 'fast'; use smoke, ci, full"):
         AuditSpec.from_profile("fast", **base)
 

@@ -26,6 +26,6 @@ def test_quickstart_audit_runs_on_cuda(pytester: pytest.Pytester, example, audit
     report = AuditReport.from_json(pytester.path / "out" / "report.json")
     assert report.environment["device_type"] == "cuda"
     names = {row.name for row in report.rows}
-    assert {"original", "retrain", "reinit_and_finetune"} <= names
+    assert {"original", "retrain", "retrain_from_scratch"} <= names
     for row in report.rows:
         assert all(v == v for v in row.metrics["values"].values()), row.name  # no NaN from bf16

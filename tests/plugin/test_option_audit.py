@@ -90,7 +90,7 @@ def test_quickstart_never_fails(pytester: pytest.Pytester, example, audit_cache:
     example("quickstart")
     result = audit(pytester, audit_cache, "-v")
     result.assert_outcomes(passed=11)
-    result.stdout.fnmatch_lines(["*= unlearn-audit =*", "*Unlearning audit: *", "*reinit_and_finetune*"])
+    result.stdout.fnmatch_lines(["*= unlearn-audit =*", "*Unlearning audit: *", "*retrain_from_scratch*"])
     assert "Unlearning audit: FAIL" not in result.stdout.str()
 
 

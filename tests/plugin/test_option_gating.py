@@ -22,7 +22,7 @@ def test_inconclusive_warns_by_default(pytester: pytest.Pytester, example, fake_
     example("quickstart")
     result = checks(pytester)
     result.assert_outcomes(passed=8, deselected=3, warnings=1)
-    result.stdout.fnmatch_lines(["*UnlearnAuditWarning: eo:abs<=1 (reinit_and_finetune) is INCONCLUSIVE: *"
+    result.stdout.fnmatch_lines(["*UnlearnAuditWarning: eo:abs<=1 (retrain_from_scratch) is INCONCLUSIVE: *"
                                  "straddling the bound <= 1.00; to decide it: *"])
     assert fake_audit.spec.thresholds.inconclusive == "warn"
 
@@ -33,7 +33,7 @@ def test_inconclusive_can_fail_ci(pytester: pytest.Pytester, example, fake_audit
     result.assert_outcomes(passed=7, failed=1, deselected=3)
     result.stdout.fnmatch_lines(["unlearn_audit::eo FAILED*"], consecutive=False)
     result.stdout.fnmatch_lines(["unlearn_audit::eo: 1 of 1 inconclusive (--unlearn-inconclusive=fail) for "
-                                 "'reinit_and_finetune'", "*INCONCLUSIVE  eo:abs<=1 *"], consecutive=False)
+                                 "'retrain_from_scratch'", "*INCONCLUSIVE  eo:abs<=1 *"], consecutive=False)
     result.stdout.fnmatch_lines(["*Unlearning audit: FAIL: 0 of 7 checks failed, 1 inconclusive, 6 passed*",
                                  "*(inconclusive gates as FAIL)*"])
 

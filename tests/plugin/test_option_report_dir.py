@@ -17,8 +17,8 @@ def test_writes_the_three_reports(pytester: pytest.Pytester, example, fake_audit
     assert sorted(p.name for p in out.iterdir()) == ["checklist.md", "report.html",
                                                      "report.json"]
     report = AuditReport.from_json(out / "report.json")
-    assert report.user_method == "reinit_and_finetune" and report.verdict.value == "PASS"
-    assert "reinit_and_finetune" in (out / "checklist.md").read_text()
+    assert report.user_method == "retrain_from_scratch" and report.verdict.value == "PASS"
+    assert "retrain_from_scratch" in (out / "checklist.md").read_text()
     assert (out / "report.html").read_text().lstrip().lower().startswith("<!doctype html")
     result.stdout.fnmatch_lines([f"unlearn-audit reports: {out / 'report.json'}, *"])
 

@@ -20,11 +20,11 @@ def test_a_stricter_check_fails_with_its_table(pytester: pytest.Pytester, exampl
     example("quickstart")
     result = pytester.runpytest("--unlearn-audit", "-m", "unlearn_audit", f"--unlearn-threshold={STRICT_EO}")
     result.assert_outcomes(passed=7, failed=1, deselected=3)
-    result.stdout.fnmatch_lines(["unlearn_audit::eo: 1 of 1 check(s) failed for 'reinit_and_finetune'",
+    result.stdout.fnmatch_lines(["unlearn_audit::eo: 1 of 1 check(s) failed for 'retrain_from_scratch'",
                                  "status  check * model * metric  value  CI * bound  margin  model value  reference",
-                                 "FAIL    eo:abs<=0.5  reinit_and_finetune  EO * 1.00  [[]*]*0.50   -0.50 * 21.00  "
+                                 "FAIL    eo:abs<=0.5  retrain_from_scratch  EO * 1.00  [[]*]*0.50   -0.50 * 21.00  "
                                  "retrain = 20.00",
-                                 "FAIL eo:abs<=0.5 (reinit_and_finetune): |ΔEO| vs retrain = 1.00 (21 vs 20), 95% CI "
+                                 "FAIL eo:abs<=0.5 (retrain_from_scratch): |ΔEO| vs retrain = 1.00 (21 vs 20), 95% CI "
                                  "[[]*]: wholly outside the bound <= 0.50"])
     assert fake_audit.spec.thresholds["eo"].compact == STRICT_EO
 
@@ -89,7 +89,7 @@ def test_fixture_strings_adjust_the_defaults(pytester: pytest.Pytester, example,
     # eo fails (stricter); ta_min is not known at collection, so the other_checks item asserts it
     result.stdout.fnmatch_lines(["unlearn_audit::eo FAILED*", "unlearn_audit::other_checks FAILED*"],
                                 consecutive=False)
-    result.stdout.fnmatch_lines(["FAIL    ta:min>=90 * reinit_and_finetune  TA *"])
+    result.stdout.fnmatch_lines(["FAIL    ta:min>=90 * retrain_from_scratch  TA *"])
     result.assert_outcomes(passed=7, failed=2, deselected=3)
 
 

@@ -11,7 +11,7 @@ def test_table_after_the_tests(pytester: pytest.Pytester, example, fake_audit: F
     example("quickstart")
     result = pytester.runpytest("--unlearn-audit")
     result.stdout.fnmatch_lines(["*= unlearn-audit =*", "*Unlearning audit: PASS: 0 of 7 checks failed, 7 passed*",
-                                 "model * RA↑ * TA↑ * checks*", "★ reinit_and* ✓ 7/7*",
+                                 "model * RA↑ * TA↑ * checks*", "★ retrain_from* ✓ 7/7*",
                                  "*= 11 passed in *"])
     assert "\x1b[" not in result.stdout.str()
     summary = result.stdout.str().split("= unlearn-audit =")[1].split("\n", 1)[1].rsplit("\n=", 1)[0]
@@ -23,10 +23,10 @@ def test_failures_are_listed_with_their_bounds(pytester: pytest.Pytester, exampl
     fake_audit.user_values = {"TA": 70.0}
     result = pytester.runpytest()
     result.stdout.fnmatch_lines(["*Unlearning audit: FAIL: 1 of 7 checks failed, 6 passed*",
-                                 "Checks of reinit_and_finetune (95% confidence intervals)*",
+                                 "Checks of retrain_from_scratch (95% confidence intervals)*",
                                  "status * check * estimate [[]CI[]] * bound*",
                                  "✗ FAIL * ta:drop<=3 * 15.00 [[]*[]] * <= 3.00*",
-                                 "✗ ta:drop<=3 (reinit_and_finetune): drop of TA vs retrain = 15.00*"])
+                                 "✗ ta:drop<=3 (retrain_from_scratch): drop of TA vs retrain = 15.00*"])
     # the short summary leads with the reason
     result.stdout.fnmatch_lines(["FAILED test_unlearning.py::test_test_accuracy_kept - drop of TA vs retrain*"])
 

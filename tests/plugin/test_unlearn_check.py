@@ -27,13 +27,13 @@ def test_a_failing_check_is_a_table_without_plugin_frames(pytester: pytest.Pytes
     result.stdout.fnmatch_lines([
         ">       unlearn_check(\"ta:drop<=5\", \"eo:abs<=0.5\")",
         "E       pytest_unlearn_audit.AuditCheckError: |ΔEO| vs retrain = 1.00 *(eo:abs<=0.5 on "
-        "'reinit_and_finetune')",
-        "E       unlearn_check: 1 of 2 check(s) failed for 'reinit_and_finetune'",
+        "'retrain_from_scratch')",
+        "E       unlearn_check: 1 of 2 check(s) failed for 'retrain_from_scratch'",
         "E       status  check * model * metric  value  CI * bound  margin  model value  reference",
         "E       ------*",
-        "E       PASS    ta:drop<=5   reinit_and_finetune  TA       0.00  [[]*]*5.00   +5.00        85.00  "
+        "E       PASS    ta:drop<=5   retrain_from_scratch  TA       0.00  [[]*]*5.00   +5.00        85.00  "
         "retrain = 85.00",
-        "E       FAIL    eo:abs<=0.5  reinit_and_finetune  EO       1.00  [[]*]*0.50   -0.50        21.00  "
+        "E       FAIL    eo:abs<=0.5  retrain_from_scratch  EO       1.00  [[]*]*0.50   -0.50        21.00  "
         "retrain = 20.00",
     ])
     out = result.stdout.str()
@@ -82,8 +82,8 @@ def test_warn_and_skip_are_warnings(pytester: pytest.Pytester, example, fake_aud
     """)
     result = pytester.runpytest("test_warn.py")
     result.assert_outcomes(passed=2, warnings=2)
-    result.stdout.fnmatch_lines(["*UnlearnAuditWarning: eo:abs<=1.5,warn_margin=1 (reinit_and_finetune): *",
-                                 "*UnlearnAuditWarning: pgd:drop<=5 (reinit_and_finetune) was not evaluated: *"])
+    result.stdout.fnmatch_lines(["*UnlearnAuditWarning: eo:abs<=1.5,warn_margin=1 (retrain_from_scratch): *",
+                                 "*UnlearnAuditWarning: pgd:drop<=5 (retrain_from_scratch) was not evaluated: *"])
 
 
 def test_findings_become_junit_properties(pytester: pytest.Pytester, example, fake_audit: FakeAudit) -> None:

@@ -36,7 +36,7 @@ def test_quickstart_with_two_workers(pytester: pytest.Pytester, example, audit_c
     from unlearn_audit.report import AuditReport
 
     report = AuditReport.from_json(pytester.path / "out" / "report.json")
-    assert report.user_method == "reinit_and_finetune" and report.verdict.value in ("PASS", "WARN")
+    assert report.user_method == "retrain_from_scratch" and report.verdict.value in ("PASS", "WARN")
     assert sorted(p.name for p in (pytester.path / "out").iterdir()) == [
         "checklist.md", "report.html", "report.json"]
 

@@ -2,7 +2,7 @@
 
 ``plan(spec)`` lists the steps in the order a serial run executes them: the original (trained once, with
 ``spec.seeds[0]``, or the one the user provided), each reference retrain x reference seed, each suite method x
-seed, the user's method x seed. Every unlearning step depends on the original (it starts from a copy of it);
+suite seed, the user's method x seed. Every unlearning step depends on the original (it starts from a copy of it);
 the reference retrains do not (they train from scratch), but they wait for it all the same so the original is
 trained once, by one worker, and every other worker loads it from the cache.
 
@@ -182,7 +182,7 @@ def plan(spec: AuditSpec, *, device: torch.device) -> Plan:
     for ref in spec.references:
         jobs += [(get_method(ref), s, "reference") for s in spec.reference_seeds]  # type: ignore[union-attr]
     for method in spec.suite_methods:
-        jobs += [(method, s, "method") for s in spec.seeds]
+        jobs += [(method, s, "method") for s in spec.suite_seeds]  # type: ignore[union-attr]
     if spec.user_method is not None:
         jobs += [(spec.user_method, s, "user") for s in spec.seeds]
     for method, seed, role in jobs:

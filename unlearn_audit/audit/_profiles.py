@@ -38,7 +38,8 @@ class Profile:
     Attributes:
         name: ``smoke``, ``ci`` or ``full``.
         methods: ``"none"``, ``"default"``, ``"all"`` or names.
-        seeds: seeds audited (suite and user methods).
+        seeds: seeds of the user's method (the audited, gated one).
+        suite_seeds: seeds of the suite methods (``None``: ``seeds``); they are context for your method, not gated.
         references: reference retrains.
         reference_seeds: seeds of the reference retrains (their spread is the seed noise of every interval).
         metric_preset: ``MetricConfig.preset`` name.
@@ -52,6 +53,7 @@ class Profile:
     reference_seeds: tuple[int, ...]
     metric_preset: str
     description: str
+    suite_seeds: tuple[int, ...] | None = None
 
     def metric_config(self) -> Any:
         from ..metrics import MetricConfig
@@ -60,16 +62,17 @@ class Profile:
 
     def spec_kwargs(self) -> dict[str, Any]:
         """The ``AuditSpec`` keyword arguments this profile sets."""
-        return {"methods": self.methods, "seeds": self.seeds, "references": self.references,
-                "reference_seeds": self.reference_seeds, "metric_config": self.metric_config()}
+        return {"methods": self.methods, "seeds": self.seeds, "suite_seeds": self.suite_seeds,
+                "references": self.references, "reference_seeds": self.reference_seeds,
+                "metric_config": self.metric_config()}
 
 
 PROFILES: dict[str, Profile] = {
     "smoke": Profile("smoke", "none", (0,), ("retrain",), (0, 1, 2), "smoke",
                      "your method against 3 plain retrains, one seed of yours, fast metrics (FGSM only)"),
-    "ci": Profile("ci", "default", (0,), DEFAULT_REFERENCES, (0, 1, 2), "ci",
-                  "your method and the default suite (one seed) against both reference retrains (3 seeds each), "
-                  "FGSM + PGD"),
+    "ci": Profile("ci", "default", (0, 1, 2), DEFAULT_REFERENCES, (0, 1, 2, 3, 4), "ci",
+                  "your method (3 seeds) and the default suite (one seed) against both reference retrains (5 seeds "
+                  "each), FGSM + PGD", suite_seeds=(0,)),
     "full": Profile("full", "all", (0, 1, 2), DEFAULT_REFERENCES + ("retrain_groupdro",), (0, 1, 2, 3, 4), "full",
                     "every registered method with three seeds, all references with five, eps sweep and every MIA "
                     "protocol"),

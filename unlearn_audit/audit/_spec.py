@@ -62,7 +62,11 @@ class AuditSpec:
             configured ``Method`` s (e.g. ``["ft", "scrub+reweight", get_method("ga", lr=1e-4)]``); a configured
             method keeps its hyper-parameters through the audit.
         references: reference retrains, among ``"retrain"``, ``"retrain+reweight"``, ``"retrain_groupdro"``.
-        seeds: the seeds of the suite methods and of yours (the original is trained once, with ``seeds[0]``).
+        seeds: the seeds of your method (the original is trained once, with ``seeds[0]``). Each is one
+            independent run of your method; their spread and the references' enter every interval, so three seeds
+            decide checks a single seed leaves INCONCLUSIVE.
+        suite_seeds: the seeds of the suite methods; ``None`` = ``seeds``. The ``ci`` profile runs the suite
+            with one seed: its rows are context for yours, no check gates on them.
         reference_seeds: the seeds of the reference retrains; ``None`` = ``seeds`` extended to at least
             ``MIN_REFERENCE_SEEDS`` (3) seeds, e.g. ``(0,)`` -> ``(0, 1, 2)``. Their spread is the training-seed
             noise every interval includes; with a single reference seed (and single-seed methods) no check can PASS.
@@ -92,6 +96,7 @@ class AuditSpec:
     methods: Literal["default", "all", "none"] | Sequence[Any] = "default"
     references: Sequence[str] = DEFAULT_REFERENCES
     seeds: Sequence[int] = (0,)
+    suite_seeds: Sequence[int] | None = None
     reference_seeds: Sequence[int] | None = None
     n_boot: int = 2000
     device: str | torch.device = "auto"
@@ -130,6 +135,8 @@ class AuditSpec:
             raise _bad("recipe", "None or a TrainRecipe", self.recipe)
         set_(self, "recipe", recipe)
         set_(self, "seeds", self._check_seeds(self.seeds))
+        set_(self, "suite_seeds", self.seeds if self.suite_seeds is None
+             else self._check_seeds(self.suite_seeds, "suite_seeds"))
         if self.reference_seeds is None:
             extra = [s for s in range(max(self.seeds) + MIN_REFERENCE_SEEDS) if s not in self.seeds]
             need = max(0, MIN_REFERENCE_SEEDS - len(self.seeds))
@@ -375,6 +382,7 @@ class AuditSpec:
             "unavailable_methods": list(self._unavailable),
             "references": list(self.references),
             "seeds": list(self.seeds),
+            "suite_seeds": list(self.suite_seeds),  # type: ignore[arg-type]
             "reference_seeds": list(self.reference_seeds),  # type: ignore[arg-type]
             "n_boot": self.n_boot,
             "method_timeout": self.method_timeout,

@@ -29,13 +29,14 @@ class FtParams(OptimParams):
     """Hyper-parameters of ``ft``.
 
     Paper defaults (Jia et al. 2023, SPARSE README, spec B4): SGD lr 0.01, momentum 0.9, weight decay 5e-4,
-    10 epochs, batch 256. Small-data defaults here: 10 epochs, lr 0.05, batch 32 (a few hundred retain samples
-    give too few steps at batch 256 / lr 0.01 to forget anything).
+    10 epochs, batch 256. Defaults here: 10 epochs, lr 0.05 and the training recipe's batch size
+    (``batch_size=None``; a few hundred retain samples give too few steps at batch 256 / lr 0.01 to forget
+    anything, and a fixed small batch costs thousands of steps on a large retain set).
     """
 
     epochs: int = 10
     lr: float = 0.05
-    batch_size: int = 32
+    batch_size: int | None = None
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -43,7 +44,7 @@ class CfkParams(FtParams):
     """Hyper-parameters of ``cf_k``: ``k``, the number of trailing Conv/Linear layers that are trained.
 
     Paper defaults (Goel et al., ``scripts/unlearn.sh``): k in {1, 3, 5, 7}, 30 epochs, lr grid 0.005-0.1,
-    weight decay 5e-4. Small-data defaults: k = 3, 10 epochs, lr 0.05, batch 32.
+    weight decay 5e-4. Defaults: k = 3, 10 epochs, lr 0.05, the recipe's batch size.
     """
 
     k: int = 3

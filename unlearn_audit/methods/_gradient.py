@@ -37,14 +37,14 @@ class GaFtParams(OptimParams):
 
     Paper defaults (Kurmanji et al. 2023, SCRUB ``train_negrad``, spec B4): alpha = 0.95, SGD lr 0.01, momentum 0.9,
     10 epochs; clip the gradient norm (unbounded ascent). Defaults here: the paper's alpha 0.95, lr 0.01 and 10
-    epochs, with batch 32 for small data (the forget batch has the same size unless ``forget_batch_size`` is set)
-    and a gradient-norm clip of 5.
+    epochs, with the recipe's batch size (``batch_size=None``; the forget batch has the same size unless
+    ``forget_batch_size`` is set) and a gradient-norm clip of 5.
     """
 
     alpha: float = 0.95
     epochs: int = 10
     lr: float = 0.01
-    batch_size: int = 32
+    batch_size: int | None = None
     forget_batch_size: int | None = None
     grad_clip: float | None = 5.0
 

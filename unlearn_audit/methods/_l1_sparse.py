@@ -26,14 +26,14 @@ class L1SparseParams(OptimParams):
 
     Paper defaults (SPARSE README): SGD lr 0.01, momentum 0.9, weight decay 5e-4, 10 epochs, batch 256, alpha
     user-set; De Min et al. use alpha = 5e-4 (spec D11). Small-data defaults here: alpha 5e-4, 10 epochs,
-    lr 0.05, batch 32 (as ``ft``).
+    lr 0.05, the recipe's batch size (as ``ft``).
     """
 
     alpha: float = 5e-4
     no_l1_epochs: int = 0
     epochs: int = 10
     lr: float = 0.05
-    batch_size: int = 32
+    batch_size: int | None = None
 
     def __post_init__(self) -> None:
         super().__post_init__()

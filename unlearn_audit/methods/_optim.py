@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from typing import Iterator
 
@@ -18,11 +19,17 @@ __all__ = ["OptimParams", "Trainer", "batches", "logits_of", "weighted_ce"]
 
 @dataclass(frozen=True, kw_only=True)
 class OptimParams:
-    """Optimiser hyper-parameters shared by every gradient-based method (validated through ``TrainRecipe``)."""
+    """Optimiser hyper-parameters shared by every gradient-based method (validated through ``TrainRecipe``).
+
+    ``batch_size=None`` means the batch size of the recipe the original was trained with (``ctx.recipe``): the
+    method's batches then scale with the user's data and training as the paper defaults (batch 256 on CIFAR) do,
+    instead of a fixed small batch that costs thousands of steps on a large retain set. ``Method`` resolves it
+    (``for_recipe``) before the method runs.
+    """
 
     epochs: int = 5
     lr: float = 0.01
-    batch_size: int = 64
+    batch_size: int | None = 64
     optimizer: str = "sgd"
     momentum: float = 0.9
     weight_decay: float = 5e-4
@@ -30,11 +37,27 @@ class OptimParams:
     grad_clip: float | None = None
 
     def __post_init__(self) -> None:
-        self.recipe()  # validates every field with TrainRecipe's messages
+        self._as_recipe(1 if self.batch_size is None else self.batch_size)  # validates with TrainRecipe's messages
+
+    def for_recipe(self, recipe: TrainRecipe | None) -> "OptimParams":
+        """These parameters with ``batch_size=None`` replaced by ``recipe.batch_size`` (64 without a recipe)."""
+        if self.batch_size is not None:
+            return self
+        return dataclasses.replace(self, batch_size=recipe.batch_size if recipe is not None else 64)
 
     def recipe(self) -> TrainRecipe:
-        """The ``TrainRecipe`` of these hyper-parameters (bf16 autocast and channels_last on CUDA, as ``fit``)."""
-        return TrainRecipe(epochs=self.epochs, lr=self.lr, batch_size=self.batch_size, optimizer=self.optimizer,
+        """The ``TrainRecipe`` of these hyper-parameters (bf16 autocast and channels_last on CUDA, as ``fit``).
+
+        Raises:
+            ValueError: ``batch_size`` is still ``None`` (call ``for_recipe`` first).
+        """
+        if self.batch_size is None:
+            raise ValueError(f"{type(self).__name__}.batch_size: None (the recipe's) must be resolved with "
+                             f"for_recipe(ctx.recipe) before training")
+        return self._as_recipe(self.batch_size)
+
+    def _as_recipe(self, batch_size: int) -> TrainRecipe:
+        return TrainRecipe(epochs=self.epochs, lr=self.lr, batch_size=batch_size, optimizer=self.optimizer,
                            momentum=self.momentum, weight_decay=self.weight_decay, schedule=self.schedule,
                            grad_clip=self.grad_clip)
 

@@ -112,7 +112,8 @@ class Method:
         self.check_context(ctx)
         if self.params is None:
             return self.fn(model, ctx)
-        return self.fn(model, ctx, self.params)
+        resolve = getattr(self.params, "for_recipe", None)   # batch_size=None: the recipe's (OptimParams)
+        return self.fn(model, ctx, resolve(ctx.recipe) if resolve is not None else self.params)
 
 
 class _Registry(Mapping[str, Method]):

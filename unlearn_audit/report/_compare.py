@@ -8,9 +8,10 @@ a difference is computed, and its uncertainty stated, the same way everywhere:
   draws, so they are not paired by number);
 - its interval combines (``stats.combine_variances``) the paired bootstrap variance over evaluation samples that
   the audit stored (``report.uncertainty``) with the training-seed variance ``s_p^2 * (1 / n_model + 1 / n_ref)``,
-  ``s_p^2`` the between-seed variance pooled over the reference models (and the model) audited with >= 2 seeds
-  (``stats.pooled_seed_variance``). A model audited with one seed gets the references' spread as its own; the
-  original is one fixed model (no seed term of its own). Without any model of >= 2 seeds the seed part cannot be
+  ``s_p^2`` the between-seed variance pooled over the model and its reference, those of the two audited with
+  >= 2 seeds (``stats.pooled_seed_variance``; the pooled two-sample t-test's assumption of one seed variance for
+  both). A model audited with one seed gets its reference's spread as its own; the original is one fixed model
+  (no seed term of its own), and a comparison where neither side has two seeds borrows the other references'. Without any model of >= 2 seeds the seed part cannot be
   measured, and the interval says so (``seeds_measured=False``);
 - the paper's Avg. Gap term (De Min et al. 2025, footnote 3) ``mean_s |M(model, s) - M(ref, s)|`` over the seeds
   both have is ``abs_paired``.
@@ -33,8 +34,10 @@ __all__ = ["Comparison", "compare", "value_interval", "ok_records", "INTERVAL_ME
 
 #: How every interval is computed, in words (the report quotes it).
 INTERVAL_METHOD = ("paired, group-stratified bootstrap over evaluation samples (every model resampled on the same "
-                   "samples; samples the data declares as one cluster, e.g. copies of one image, drawn together) combined with the training-seed variance pooled over the models audited with several "
-                   "seeds; Student-t quantile with Welch-Satterthwaite degrees of freedom")
+                   "samples; samples the data declares as one cluster, e.g. copies of one image, drawn together) "
+                   "combined with the training-seed variance pooled over the compared model and its reference "
+                   "(those audited with several seeds); Student-t quantile with Welch-Satterthwaite degrees of "
+                   "freedom")
 
 
 def ok_records(report: "AuditReport", name: str, metric: str | None = None) -> list["ModelRecord"]:
@@ -55,17 +58,28 @@ def _level(report: "AuditReport", level: float | None) -> float:
     return float(level if level is not None else _uncertainty(report).get("level", 0.95))
 
 
-def _seed_pool(report: "AuditReport", metric: str, *extra: str) -> tuple[float | None, int, int]:
-    """Pooled between-seed variance of ``metric`` over the references and ``extra`` models with >= 2 seeds: ``(s2,
-    df, models pooled)``."""
-    names = [n for n in report.model_names() if any(r.role == "reference" for r in report.records(n))]
+def _seed_pool(report: "AuditReport", metric: str, *models: str) -> tuple[float | None, int, int]:
+    """Pooled between-seed variance of ``metric``: ``(s2, df, models pooled)``.
+
+    With ``models`` (a compared model and its reference): pooled over those of them with >= 2 seeds, so a
+    comparison's seed noise is estimated from the two training recipes it compares and never from another
+    reference's (on ``colored_digits`` the plain retrain's UA varies 14x more across seeds than retrain +
+    REWEIGHT's, and pooling them would understate it). When neither has two seeds, and without ``models``, pooled
+    over every reference model with >= 2 seeds."""
     from ..stats import pooled_seed_variance
 
-    names += [n for n in extra if n not in names and n != "original"]
-    groups = [[r.values[metric] for r in ok_records(report, n, metric)] for n in names]
-    groups = [g for g in groups if len(g) >= 2]
-    s2, df = pooled_seed_variance(groups)
-    return s2, df, len(groups)
+    def pool(names: list[str]) -> tuple[float | None, int, int]:
+        groups = [[r.values[metric] for r in ok_records(report, n, metric)] for n in names]
+        groups = [g for g in groups if len(g) >= 2]
+        s2, df = pooled_seed_variance(groups)
+        return s2, df, len(groups)
+
+    own = [n for n in dict.fromkeys(models) if n != "original"]
+    if own:
+        s2, df, pooled = pool(own)
+        if s2 is not None:
+            return s2, df, pooled
+    return pool([n for n in report.model_names() if any(r.role == "reference" for r in report.records(n))])
 
 
 def value_interval(report: "AuditReport", name: str, metric: str, *, level: float | None = None) -> Interval | None:

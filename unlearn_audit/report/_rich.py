@@ -60,10 +60,13 @@ def _legend(report: "AuditReport", rows: list[SummaryRow], columns: tuple[str, .
         seeds = sorted({r.seed for r in report.rows if r.name in names})
         return ("means over seeds " if len(seeds) > 1 else "seed ") + (", ".join(map(str, seeds)) or "—")
 
-    compared = [row.name for row in rows if row.reference]
-    references = [row.name for row in rows if row.role in ("reference", "original")]
-    if compared and seeds_text(compared) != seeds_text(references):
-        seeds = f"compared models: {seeds_text(compared)}; references: {seeds_text(references)}"
+    by_seeds: dict[str, list[str]] = {}   # "seed 0" -> ["suite"], "means over seeds 0, 1, 2" -> ["yours", ...]
+    for label, roles in (("suite", ("method",)), ("yours", ("user",)), ("references", ("reference", "original"))):
+        names = [row.name for row in rows if row.role in roles]
+        if names:
+            by_seeds.setdefault(seeds_text(names), []).append(label)
+    if len(by_seeds) > 1:
+        seeds = "; ".join(f"{', '.join(labels)}: {text}" for text, labels in by_seeds.items())
     else:
         seeds = seeds_text([row.name for row in rows])
     hidden = [k for k in COLUMNS if k not in columns]
@@ -188,8 +191,9 @@ def findings_table(report: "AuditReport", *, width: int | None = None) -> Any:
     level = (report.uncertainty or {}).get("level", 0.95)
     only_user = report.user_method is not None and all(f.model == report.user_method for f in findings)
     whose = f"of {report.user_method}" if only_user else "of every model"
-    t = Table(title=Text(f"Checks {whose} ({level:.0%} confidence intervals)", style="bold"), box=box.SIMPLE_HEAD,
-              show_edge=False, pad_edge=False, header_style="bold", title_justify="left")
+    # the title is a line of its own: a table title wraps at the (often narrower) table's width
+    title = Text(f"Checks {whose} ({level:.0%} confidence intervals)", style="bold", overflow="fold")
+    t = Table(box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False, header_style="bold")
     t.add_column("status", no_wrap=True)
     t.add_column("check", overflow="fold", min_width=min(24, max(len(f.check) for f in findings)))
     if not only_user:   # the title names the model otherwise
@@ -200,7 +204,7 @@ def findings_table(report: "AuditReport", *, width: int | None = None) -> Any:
         est, bound = _estimate(f)
         cells = [f.check] + ([] if only_user else [f.model]) + [est, bound]
         t.add_row(Text(status_word(f.status), style=STYLE[f.status]), *cells)
-    parts: list[Any] = [t]
+    parts: list[Any] = [title, t]
     wrap = max(40, (width or 120) - 4)
     for f in findings:
         if f.status is Status.PASS:
