@@ -249,9 +249,10 @@ def _progress(args: argparse.Namespace) -> Any:
 
 
 def _overrides(args: argparse.Namespace) -> dict[str, Any]:
-    """The spec fields set on the command line (``--methods``, ``--seeds``, ``--device``, the cache)."""
+    """The spec fields set on the command line (``--methods``, ``--seeds``, ``--suite-seeds``, ``--device``, the
+    cache)."""
     out: dict[str, Any] = {}
-    for key in ("methods", "seeds", "device", "method_timeout"):
+    for key in ("methods", "seeds", "suite_seeds", "device", "method_timeout"):
         if getattr(args, key, None) is not None:
             out[key] = getattr(args, key)
     if args.no_cache:
@@ -357,12 +358,14 @@ def build_parser() -> argparse.ArgumentParser:
                        help="report files to write: comma-separated subset of json,html,md (default: all)")
         gate_options(p)
         p.add_argument("--profile", choices=("smoke", "ci", "full"), default=None,
-                       help="audit size: smoke (your method and one retrain), ci (the default suite), full (every "
-                            "method, 3 seeds); for run, replaces the spec's methods, seeds, references and metrics")
+                       help="audit size: smoke (your method and one retrain), ci (the default suite; 3 seeds of "
+                            "yours, 5 of each reference), full (every method, 3 seeds); for run, replaces the spec's methods, seeds, references and metrics")
         p.add_argument("--methods", type=_methods, default=None, metavar="NAMES",
                        help="default | all | none | comma-separated method names")
         p.add_argument("--seeds", type=_seeds, default=None, metavar="INTS",
-                       help="seeds of your method, e.g. 0,1,2 (the references get at least 3)")
+                       help="seeds of your method, e.g. 0,1,2 (ci: 0,1,2; the references get at least 3)")
+        p.add_argument("--suite-seeds", type=_seeds, default=None, metavar="INTS",
+                       help="seeds of the suite methods (ci: 0; default: the profile's)")
         p.add_argument("--device", default=None, help="auto | cpu | cuda | cuda:N | mps")
         p.add_argument("--cache-dir", default=None, metavar="DIR",
                        help="cache folder (default ./.unlearn-audit-cache)")

@@ -245,9 +245,13 @@ SETTINGS: tuple[Setting, ...] = (
             "methods, seeds, recipe and metrics", _profile, metavar="NAME"),
     Setting("methods", "suite methods compared with yours: default | all | none | comma-separated names "
             "(default: the profile's)", _methods, metavar="NAMES"),
-    Setting("seeds", "comma-separated seeds, e.g. 0,1,2 (default: the profile's)", _seeds, metavar="INTS"),
-    Setting("reference_seeds", "comma-separated seeds of the reference retrains and suite methods (default: the "
-            "seeds extended to at least 3, so the training-seed spread is measured)", _seeds, metavar="INTS"),
+    Setting("seeds", "comma-separated seeds of your method, e.g. 0,1,2 (default: the profile's; ci: 0,1,2)", _seeds,
+            metavar="INTS"),
+    Setting("suite_seeds", "comma-separated seeds of the suite methods (default: the profile's; ci: 0)", _seeds,
+            metavar="INTS"),
+    Setting("reference_seeds", "comma-separated seeds of the reference retrains (default: the profile's, ci: "
+            "0,1,2,3,4; with --unlearn-seeds: those extended to at least 3, so the training-seed spread is "
+            "measured)", _seeds, metavar="INTS"),
     Setting("level", "confidence level of every interval and check decision (default 0.95)", _level,
             metavar="P"),
     Setting("inconclusive", "how an INCONCLUSIVE check (its interval straddles the bound) gates: warn (default: "
@@ -326,6 +330,7 @@ class Settings:
     profile: Resolved[str]
     methods: Resolved[Any]
     seeds: Resolved[Any]
+    suite_seeds: Resolved[Any]
     reference_seeds: Resolved[Any]
     level: Resolved[Any]
     inconclusive: Resolved[Any]
@@ -357,6 +362,8 @@ class Settings:
             return str(value)
 
         parts = [f"profile={self.profile.value}", f"methods={v(self.methods)}", f"seeds={v(self.seeds)}"]
+        if self.suite_seeds.value is not None:
+            parts.append(f"suite_seeds={v(self.suite_seeds)}")
         if self.reference_seeds.value is not None:
             parts.append(f"reference_seeds={v(self.reference_seeds)}")
         parts += [f"level={v(self.level)}", f"inconclusive={v(self.inconclusive)}"]
@@ -440,6 +447,7 @@ def resolve_settings(config: pytest.Config) -> Settings:
         profile=profile,
         methods=_resolve(config, "methods", None, from_profile),
         seeds=_resolve(config, "seeds", None, from_profile),
+        suite_seeds=_resolve(config, "suite_seeds", None, from_profile),
         reference_seeds=_resolve(config, "reference_seeds", None, from_profile),
         level=_resolve(config, "level", 0.95, "default"),
         inconclusive=_resolve(config, "inconclusive", "warn", "default"),

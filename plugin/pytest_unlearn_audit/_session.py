@@ -148,7 +148,8 @@ class AuditSession:
         kwargs = PROFILES[s.profile.value].spec_kwargs()
         if s.seeds.value is not None and s.reference_seeds.value is None:
             kwargs.pop("reference_seeds", None)   # derived from the given seeds (extended to at least 3)
-        overrides = {"methods": s.methods, "seeds": s.seeds, "reference_seeds": s.reference_seeds,
+        overrides = {"methods": s.methods, "seeds": s.seeds, "suite_seeds": s.suite_seeds,
+                     "reference_seeds": s.reference_seeds,
                      "device": s.device, "n_boot": s.bootstrap, "method_timeout": s.method_timeout}
         kwargs.update({k: r.value for k, r in overrides.items() if r.value is not None})
         cache_dir = s.cache_dir.value if s.cache_dir.value is not None else False

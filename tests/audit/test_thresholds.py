@@ -223,10 +223,11 @@ def test_evaluate_uses_seed_means_pooled_seed_variance_and_stored_sample_varianc
                           "sample_var": {"mine": {"EO": 1.0, "FG": 0.0}, "original": {"FG": 0.0}}}
     th = Thresholds(["eo:abs<=8", "eo:abs<=3@retrain+reweight,id=eo_rw", "fairness_gap:rel<=0.5@original"])
     eo, rw, fg = th.evaluate(report)
-    # delta = 13 - mean(10, 14) = 1; pooled seed variance over both references: (8 + 2) / 2 = 5, df 2
-    s2 = ((10 - 12) ** 2 + (14 - 12) ** 2 + (4 - 5) ** 2 + (6 - 5) ** 2) / 2
+    # delta = 13 - mean(10, 14) = 1; seed variance of the comparison's own models (one seed of "mine": the
+    # reference's alone, retrain+reweight's spread is not pooled in): ((10 - 12)^2 + (14 - 12)^2) / 1 = 8, df 1
+    s2 = ((10 - 12) ** 2 + (14 - 12) ** 2) / 1
     se = math.sqrt(0.5 + s2 * (1 + 1 / 2))
-    df = (0.5 + s2 * 1.5) ** 2 / ((s2 * 1.5) ** 2 / 2)
+    df = (0.5 + s2 * 1.5) ** 2 / ((s2 * 1.5) ** 2 / 1)
     hw = t_quantile(0.975, df) * se
     assert eo.reference == "retrain" and eo.value == pytest.approx(1.0)
     assert eo.hi == pytest.approx(1.0 + hw) and eo.lo == 0.0
@@ -235,6 +236,23 @@ def test_evaluate_uses_seed_means_pooled_seed_variance_and_stored_sample_varianc
     assert rw.reference == "retrain+reweight" and rw.value == pytest.approx(8.0) and rw.model_value == 13.0
     # the original is fixed: only the method's (borrowed) seed variance, s2 / 1
     assert fg.value == pytest.approx(0.05) and fg.interval["seed_var"] == pytest.approx(0.0)  # FG spread is 0
+
+
+def test_seed_variance_pools_the_model_with_its_reference_or_borrows_the_references():
+    rows = [_rec("retrain", "reference", 0, EO=10.0), _rec("retrain", "reference", 1, EO=14.0),
+            _rec("retrain+reweight", "reference", 0, EO=4.0), _rec("retrain+reweight", "reference", 1, EO=4.2),
+            _rec("mine", "user", 0, "retrain", EO=13.0), _rec("mine", "user", 1, "retrain", EO=11.0),
+            _rec("ft", "method", 0, "retrain_groupdro", EO=9.0),
+            _rec("retrain_groupdro", "reference", 0, EO=8.0)]
+    report = _report(rows)
+    (mine,) = Thresholds(["eo:abs<=8"]).evaluate(report)
+    s2 = (2 ** 2 + 2 ** 2 + 1 ** 2 + 1 ** 2) / 2          # mine and retrain: df 1 + 1
+    assert mine.interval["seed_var"] == pytest.approx(s2 * (1 / 2 + 1 / 2))
+    # neither ft nor its reference has two seeds: the references' pooled spread is borrowed
+    from unlearn_audit.report._compare import compare
+    cmp = compare(report, "ft", "retrain_groupdro", "EO")
+    borrowed = (2 ** 2 + 2 ** 2 + 0.1 ** 2 + 0.1 ** 2) / 2
+    assert cmp.delta.seed_var == pytest.approx(borrowed * 2) and cmp.delta.seeds_measured
 
 
 def test_a_single_seed_everywhere_cannot_pass():
