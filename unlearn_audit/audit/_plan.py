@@ -24,7 +24,7 @@ from ._cache import cache_key, code_fingerprint, source_identity, state_hash
 from ._environment import package_versions
 from ._spec import AuditSpec
 
-__all__ = ["Step", "Plan", "plan", "reference_for", "arch_of", "arch_diff", "ORIGINAL"]
+__all__ = ["Step", "Plan", "plan", "reference_for", "arch_of", "arch_diff", "estimated_cost", "ORIGINAL"]
 
 ORIGINAL = "original"
 
@@ -55,6 +55,8 @@ class Step:
         metrics_key: cache key of its evaluation (``None`` when ``model_key`` is).
         deps: ids of the steps that must be done first.
         reference: the reference its gaps are computed against (``None`` for references and the original).
+        cost: estimated work in passes over the data (``estimated_cost``); pool executors start the costliest
+            ready step first, so a long step is not left for the end while other workers idle.
     """
 
     id: str
@@ -66,6 +68,7 @@ class Step:
     metrics_key: str | None
     deps: tuple[str, ...] = ()
     reference: str | None = None
+    cost: float = 1.0
 
     @property
     def label(self) -> str:
@@ -96,6 +99,20 @@ class Plan:
     @property
     def ids(self) -> tuple[str, ...]:
         return tuple(s.id for s in self.steps)
+
+
+def estimated_cost(method: Method | None, recipe_epochs: int) -> float:
+    """The estimated work of producing a model, in passes over the data: ``recipe_epochs`` for the original and
+    the reference retrains (a full training), else the method's ``epochs`` plus ``forget_epochs`` hyper-parameters
+    (at least 1: a method without epochs, e.g. a one-shot Fisher or influence update, makes about one pass).
+
+    Only the order in which pool executors start ready steps depends on it, never a result."""
+    if method is None or method.info.reference:
+        return float(max(1, recipe_epochs))
+    hyper = method.hyperparams()
+    passes = sum(float(v) for k in ("epochs", "forget_epochs")
+                 if isinstance(v := hyper.get(k), (int, float)) and not isinstance(v, bool))
+    return max(1.0, passes)
 
 
 def arch_of(state: Any) -> dict[str, tuple[tuple[int, ...], str]]:
@@ -172,12 +189,13 @@ def plan(spec: AuditSpec, *, device: torch.device) -> Plan:
             return None
         return cache_key({**base, **parts})
 
+    epochs = int(spec.recipe.epochs)  # type: ignore[union-attr]
     if given is not None:
         original_key = key(artefact="original", provided=state_hash(given))
     else:
         original_key = key(artefact="original", seed=seed0, code=code_fingerprint("training"))
     steps = [Step(id=ORIGINAL, name=ORIGINAL, role=ORIGINAL, seed=seed0, method=None, model_key=original_key,
-                  metrics_key=_metrics_key(spec, original_key))]
+                  metrics_key=_metrics_key(spec, original_key), cost=estimated_cost(None, epochs))]
     jobs: list[tuple[Method, int, str]] = []
     for ref in spec.references:
         jobs += [(get_method(ref), s, "reference") for s in spec.reference_seeds]  # type: ignore[union-attr]
@@ -198,7 +216,8 @@ def plan(spec: AuditSpec, *, device: torch.device) -> Plan:
             code=code_fingerprint("methods", "training"))
         steps.append(Step(id=f"{method.name}/seed{seed}", name=method.name, role=role, seed=seed, method=method,
                           model_key=model_key, metrics_key=_metrics_key(spec, model_key), deps=(ORIGINAL,),
-                          reference=None if role == "reference" else reference_for(method, spec.references)))
+                          reference=None if role == "reference" else reference_for(method, spec.references),
+                          cost=estimated_cost(method, epochs)))
     return Plan(steps=tuple(steps), arch=arch, notes=tuple(dict.fromkeys(notes)))
 
 

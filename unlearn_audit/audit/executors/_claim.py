@@ -63,9 +63,10 @@ class ClaimExecutor:
 
     @staticmethod
     def _next(waiting: list[Step], records: dict[str, ModelRecord], cache: Cache) -> tuple[Step | None, Any]:
-        """The first ready step that is done already (no claim needed) or that this process could claim (with its
-        held lock); ``(None, None)`` when every ready step is held by another process."""
-        for step in waiting:
+        """The first ready step, costliest first (``Step.cost``, ties in the plan's order, as the pool executors),
+        that is done already (no claim needed) or that this process could claim (with its held lock);
+        ``(None, None)`` when every ready step is held by another process."""
+        for step in sorted(waiting, key=lambda s: -s.cost):
             if not ready(step, records):
                 continue
             lock = _claim(cache, step)

@@ -16,8 +16,11 @@ __all__ = ["Schedule"]
 class Schedule:
     """Steps of ``plan`` waiting, running and done; the original's weights when workers need them sent.
 
-    Steps are handed out in the plan's order as their dependencies finish; a step whose dependency failed is
-    recorded failed without running.
+    Longest first: of the steps whose dependencies are done, the one with the largest estimated cost
+    (``Step.cost``) goes next, ties in the plan's order, so the longest steps start while the short ones fill the
+    gaps at the end instead of one long step running alone while the other workers idle (longest-processing-time
+    scheduling). The order depends only on the plan, never on timings; a step's result does not depend on it.
+    A step whose dependency failed is recorded failed without running.
     """
 
     def __init__(self, plan: Plan, sink: ProgressSink) -> None:
@@ -35,10 +38,9 @@ class Schedule:
         return not self.waiting and not self.running
 
     def next_step(self) -> Step | None:
-        """The first waiting step whose dependencies are done (recording blocked ones as failed), or ``None``."""
-        for step in list(self.waiting):
-            if not ready(step, self.records):
-                continue
+        """The costliest waiting step whose dependencies are done, the earliest in the plan among equal costs
+        (recording blocked ones as failed on the way), or ``None`` when no waiting step is ready."""
+        for step in sorted((s for s in self.waiting if ready(s, self.records)), key=lambda s: -s.cost):
             self.waiting.remove(step)
             blocked = blocked_record(step, self.records)
             if blocked is not None:
