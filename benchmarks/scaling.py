@@ -5,9 +5,12 @@
 
 The audit (``_scaling_spec.spec``): the default suite x 3 seeds, both reference retrains x 3 seeds and the demo's
 user method x 3 seeds on the small embedded default (``colored_digits(scale=1)``), CPU, one torch thread per
-step (``UNLEARN_AUDIT_THREADS=1``), every run on a fresh cache. Prints the wall time of each run, the speed-up of
-2 workers over 1 and over serial, and the overhead per step of an executor with one worker over serial
-(``(wall(1 worker) - wall(serial)) / steps``; for xdist, over a plain ``pytest --unlearn-audit`` run).
+step (``UNLEARN_AUDIT_THREADS=1``) in every run, serial included, so every executor computes the same numbers
+and the comparison is of executors, not of thread counts (each run's report records its threads per step; the
+benchmark checks it is 1). Every run on a fresh cache. Prints the wall time of each run, the speed-up of 2
+workers over 1 worker and over serial, and the overhead per step of an executor with one worker over serial
+(``(wall(1 worker) - wall(serial)) / steps``; for xdist, over a plain ``pytest --unlearn-audit`` run), with the
+load average before and after (figures from a loaded machine say little).
 """
 
 from __future__ import annotations
@@ -37,6 +40,8 @@ def timed_audit(executor: str, workers: int | None, root: Path) -> tuple[float, 
     wall = time.perf_counter() - t0
     failed = [r.name for r in report.rows if r.status != "ok"]
     assert not failed, failed
+    threads = report.config["execution"]["threads_per_step"]
+    assert threads == 1, f"{executor}: steps ran with {threads} torch threads, expected 1"
     return wall, len(report.rows)
 
 
@@ -64,10 +69,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--only", choices=("processes", "xdist", "ray"), default=None)
     args = parser.parse_args()
+    print(f"load average before: {' '.join(f'{x:.2f}' for x in os.getloadavg())}", flush=True)
     with tempfile.TemporaryDirectory(prefix="unlearn-audit-scaling-") as tmp:
         root = Path(tmp)
         serial, steps = timed_audit("serial", None, root)
-        print(f"{steps} steps; serial (1 thread): {serial:.1f} s", flush=True)
+        print(f"{steps} steps, 1 torch thread per step in every run; serial: {serial:.1f} s", flush=True)
         for name in ("processes", "ray", "xdist"):
             if args.only not in (None, name):
                 continue
@@ -81,6 +87,7 @@ def main() -> None:
             print(f"{name:9s}: 1 worker {one:6.1f} s, 2 workers {two:6.1f} s; speed-up x{one / two:.2f} over 1 "
                   f"worker, x{base / two:.2f} over serial; overhead {1000 * (one - base) / steps:.0f} ms per step",
                   flush=True)
+    print(f"load average after: {' '.join(f'{x:.2f}' for x in os.getloadavg())}", flush=True)
 
 
 if __name__ == "__main__":
