@@ -16,7 +16,7 @@ def spec(cache_dir):
     from unlearn_audit.datasets import colored_digits
 
     return AuditSpec.from_profile("ci", data=colored_digits(scale=1), model_factory=demo_model,
-                                  unlearn_fn=demo_unlearn, seeds=SEEDS, device="cpu", n_boot=500,
+                                  unlearn_fn=demo_unlearn, seeds=SEEDS, suite_seeds=SEEDS, device="cpu", n_boot=500,
                                   cache_dir=cache_dir)
 
 

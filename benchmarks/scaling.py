@@ -53,7 +53,7 @@ def timed_pytest(workers: int | None, root: Path) -> float:
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(HERE), str(HERE.parent), str(HERE.parent / "plugin"),
                                                         os.environ.get("PYTHONPATH", "")])}
     args = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "--unlearn-audit",
-            "--unlearn-seeds=0,1,2", "--unlearn-bootstrap=500", "--unlearn-device=cpu",
+            "--unlearn-seeds=0,1,2", "--unlearn-suite-seeds=0,1,2", "--unlearn-bootstrap=500", "--unlearn-device=cpu",
             f"--unlearn-cache-dir={root / f'cache-pytest-{workers}'}"]
     if workers is not None:
         args += ["-n", str(workers)]
