@@ -10,7 +10,8 @@ SEEDS = (0, 1, 2)
 def spec(cache_dir):
     """The default suite x 3 seeds (both reference retrains x 3 seeds, the demo's user method x 3 seeds) on the
     small embedded default (``colored_digits(scale=1)``), the ci profile's metrics, CPU: what the plugin builds
-    from the project of ``write_project`` with ``--unlearn-seeds=0,1,2 --unlearn-bootstrap=500``."""
+    from the project of ``write_project`` with ``--unlearn-seeds=0,1,2 --unlearn-suite-seeds=0,1,2
+    --unlearn-bootstrap=500``."""
     from unlearn_audit.audit import AuditSpec
     from unlearn_audit.cli import demo_model, demo_unlearn
     from unlearn_audit.datasets import colored_digits
