@@ -43,6 +43,18 @@ def hangs_at_seed_one(model, ctx):
 
 
 # ---------------------------------------------------------------------------------------------- the plan
+def test_a_reference_retrain_never_loads_or_trains_the_original(make_spec):
+    import torch
+
+    from unlearn_audit.audit._execute import StepRunner
+
+    spec = make_spec(methods="none", seeds=(0,), reference_seeds=(0, 1, 2), cache_dir=False)
+    p = plan(spec, device=torch.device("cpu"))
+    runner = StepRunner(spec, p, device=torch.device("cpu"))
+    record = runner.execute(p["retrain/seed0"])
+    assert record.status == "ok" and runner._original is None   # the original was neither trained nor loaded
+
+
 def test_plan_steps_keys_and_dependencies(make_spec):
     import torch
 
@@ -50,7 +62,8 @@ def test_plan_steps_keys_and_dependencies(make_spec):
     p = plan(spec, device=torch.device("cpu"))
     assert p.ids == ("original", "retrain/seed0", "retrain/seed1", "retrain/seed2", "ga/seed0", "ga/seed1",
                      "ft/seed0", "ft/seed1", "one_epoch_ft/seed0", "one_epoch_ft/seed1")
-    assert all(s.deps == ("original",) for s in p.steps[1:]) and p.steps[0].deps == ()
+    # unlearning steps start from the original; reference retrains train from scratch and wait for nothing
+    assert all(s.deps == (() if s.role in ("original", "reference") else ("original",)) for s in p.steps)
     keys = [s.model_key for s in p.steps]
     assert None not in keys and len(set(keys)) == len(keys)
     assert p["ft/seed0"].method.params.lr == 0.02          # the configured method, not a re-resolved name

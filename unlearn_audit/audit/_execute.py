@@ -216,9 +216,16 @@ class StepRunner:
         return record
 
     def _unlearn(self, method: Method, seed: int) -> tuple[nn.Module, dict[str, Any]]:
-        """Run ``method`` on a private copy of the original; raise ``MethodFailure`` on anything unusable."""
-        original = self.original
-        given = self.spec.original if isinstance(self.spec.original, nn.Module) else None
+        """Run ``method`` on a private copy of the original; raise ``MethodFailure`` on anything unusable.
+
+        A reference retrain trains from scratch and never reads the original, so it gets a fresh model in its
+        place: it neither waits for the original nor loads it (a pool worker starts it while another trains the
+        original), and the result is the same."""
+        if method.info.reference:
+            original, given, original_hash = fresh_model(self.spec, seed), None, None
+        else:
+            original, original_hash = self.original, self._original_hash
+            given = self.spec.original if isinstance(self.spec.original, nn.Module) else None
         given_hash = state_hash(given) if given is not None else None
         ctx = UnlearnContext.build(data=self.data, original=original, recipe=self.spec.recipe, device=self.device,
                                    seed=seed, model_factory=self.spec.model_factory,
@@ -241,10 +248,10 @@ class StepRunner:
         except MethodFailure as exc:
             failure = exc
         finally:  # also on KeyboardInterrupt: never leave the original changed
-            mutated = [what for what, obj, h in (("the original model", original, self._original_hash),
+            mutated = [what for what, obj, h in (("the original model", original, original_hash),
                                                  ("the original model passed as AuditSpec.original", given,
                                                   given_hash))
-                       if obj is not None and state_hash(obj) != h]
+                       if obj is not None and h is not None and state_hash(obj) != h]
             if mutated:
                 self._restore_original(given)
         if mutated:

@@ -3,8 +3,8 @@
 ``plan(spec)`` lists the steps in the order a serial run executes them: the original (trained once, with
 ``spec.seeds[0]``, or the one the user provided), each reference retrain x reference seed, each suite method x
 suite seed, the user's method x seed. Every unlearning step depends on the original (it starts from a copy of it);
-the reference retrains do not (they train from scratch), but they wait for it all the same so the original is
-trained once, by one worker, and every other worker loads it from the cache.
+the reference retrains do not (they train from scratch and never load it), so a pool worker starts them while
+another trains the original, which is trained once, by one worker, and loaded from the cache by the others.
 
 Cache keys are computed here, once, from the spec (the model factory's architecture and source, the data's
 fingerprint, the recipe, the library's code): every executor's workers agree on them, which is what lets
@@ -215,7 +215,8 @@ def plan(spec: AuditSpec, *, device: torch.device) -> Plan:
             original="not used" if method.info.reference else original_key,
             code=code_fingerprint("methods", "training"))
         steps.append(Step(id=f"{method.name}/seed{seed}", name=method.name, role=role, seed=seed, method=method,
-                          model_key=model_key, metrics_key=_metrics_key(spec, model_key), deps=(ORIGINAL,),
+                          model_key=model_key, metrics_key=_metrics_key(spec, model_key),
+                          deps=() if method.info.reference else (ORIGINAL,),
                           reference=None if role == "reference" else reference_for(method, spec.references),
                           cost=estimated_cost(method, epochs)))
     return Plan(steps=tuple(steps), arch=arch, notes=tuple(dict.fromkeys(notes)))
