@@ -23,7 +23,7 @@ __all__ = ["Profile", "PROFILES", "DEFAULT_METHODS", "DEFAULT_REFERENCES", "REFE
 #: version are skipped (the report's config lists them).
 DEFAULT_METHODS: tuple[str, ...] = ("ft", "ga", "rl", "bad_teacher", "fisher", "influence", "miu")
 
-#: Reference models computed by default (spec D5: ``retrain+reweight`` is the reference of MIU and of the
+#: Reference models computed by default (De Min et al. 2025: ``retrain+reweight`` is the reference of MIU and of the
 #: ``+reweight`` variants, ``retrain`` of everything else).
 DEFAULT_REFERENCES: tuple[str, ...] = ("retrain", "retrain+reweight")
 

@@ -119,7 +119,7 @@ class Check:
     Args:
         metric: a ``METRIC_INFO`` key or an alias (``fairness_gap``, ``eo``, ``ga``, ``mia``, ``fgsm``, ``ta``...).
         reference: ``"retrain"``, ``"retrain+reweight"``, ``"original"`` or any reference model of the audit;
-            ``None`` (default) = the model's own reference, spec D5 (``retrain+reweight`` for MIU and
+            ``None`` (default) = the model's own reference (De Min et al. 2025: ``retrain+reweight`` for MIU and
             ``+reweight`` variants, ``retrain`` otherwise).
         warn_margin: WARN (not PASS) when the interval is inside the bound but its far end is within
             ``warn_margin`` of it (same unit as the bound).

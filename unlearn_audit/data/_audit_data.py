@@ -172,7 +172,7 @@ class AuditData:
         return out
 
     def reweight_weights(self) -> torch.Tensor:
-        """REWEIGHT (De Min et al. 2025, spec B1) weight of every retain sample: ``w(g) = N_train(g) / N_retain(g)``.
+        """REWEIGHT (De Min et al. 2025) weight of every retain sample: ``w(g) = N_train(g) / N_retain(g)``.
 
         Sampling the retain set with replacement proportionally to these weights restores the original training
         group distribution. Groups untouched by the forget set get weight 1.

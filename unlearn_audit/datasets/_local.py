@@ -3,7 +3,7 @@
 Every loader returns an ``AuditData`` whose images are float32 ``(N, 3, size, size)`` tensors in ``[0, 1]``
 held in memory (about ``N * 3 * size**2 * 4`` bytes: 0.6 GB for Waterbirds at 64 px, 0.7 GB for full CIFAR-10),
 so each takes ``max_samples`` to keep a seeded uniform subsample of every split. The forget request follows the
-group protocol of spec B0 (``forget_from_groups``: ``floor(r * |G|)`` samples of each named group).
+group protocol of De Min et al. 2025 (``forget_from_groups``: ``floor(r * |G|)`` samples of each named group).
 """
 
 from __future__ import annotations
@@ -302,9 +302,9 @@ def celeba(root: str | os.PathLike, *, target: str = "Blond_Hair", attribute: st
 
     ``y`` = the binary CelebA attribute ``target`` (default ``Blond_Hair``), ``a`` = the binary attribute
     ``attribute`` (default ``Male``), both 0/1 as torchvision maps them. Images are the aligned 178x218 crops,
-    resized (short side) and centre-cropped to ``size x size``; normalization ``(0.5, 0.5, 0.5)`` (spec B0).
+    resized (short side) and centre-cropped to ``size x size``; normalization ``(0.5, 0.5, 0.5)``.
     Splits: the official train / valid / test partition (``list_eval_partition.txt``). Default forget request
-    (spec B0): half of group ``(1, 1)`` -- blond men, the smallest group (1,387 of 162,770 train images).
+   : half of group ``(1, 1)`` -- blond men, the smallest group (1,387 of 162,770 train images).
 
     The full train split at 64 px needs about 8 GB: use ``max_samples`` to keep a subsample.
 
@@ -391,7 +391,7 @@ def waterbirds(root: str | os.PathLike, *, size: int = 64, forget_groups: tuple[
 
     ``y`` = ``y`` column (0 landbird, 1 waterbird), ``a`` = ``place`` column (0 land, 1 water). Splits: the
     ``split`` column (0 train, 1 val, 2 test). Images are resized (short side) and centre-cropped to
-    ``size x size``; normalization ``(0.5, 0.5, 0.5)``. Default forget request (spec B0, GRMU split 0): half of
+    ``size x size``; normalization ``(0.5, 0.5, 0.5)``. Default forget request (GRMU split 0): half of
     group ``(1, 0)`` -- waterbirds on land, the smallest train group (56 of 4,795 images in the standard
     ``waterbird_complete95_forest2water2`` release).
 
@@ -446,11 +446,11 @@ def fairface(root: str | os.PathLike, *, size: int = 64, service_test_only: bool
 
     ``y`` = age bin, 9 classes (``FAIRFACE_AGES``: 0-2, 3-9, 10-19, 20-29, 30-39, 40-49, 50-59, 60-69, more than
     70); ``a`` = race, 7 values in GRMU's order (``FAIRFACE_RACES``: Black, Southeast Asian, Middle Eastern,
-    Indian, Latino_Hispanic, White, East Asian). As in spec B0, only rows with ``service_test == True`` are used
-    (``service_test_only``; a CSV without that column keeps every row, with a warning); the official train CSV
-    is shuffled (by ``seed``) into train and val (``val_fraction``, 0.1 in B0), and the official val CSV is the
+    Indian, Latino_Hispanic, White, East Asian). As in De Min et al. 2025, only rows with ``service_test == True``
+    are used (``service_test_only``; a CSV without that column keeps every row, with a warning); the official train CSV
+    is shuffled (by ``seed``) into train and val (``val_fraction``, 0.1 as in De Min et al. 2025), and the official val CSV is the
     test split. Images are resized and centre-cropped to ``size x size``; normalization ``(0.5, 0.5, 0.5)``.
-    Default forget request (spec B0, GRMU split 0): half of group ``(3, 0)`` -- age 20-29, Black.
+    Default forget request (GRMU split 0): half of group ``(3, 0)`` -- age 20-29, Black.
 
     Args:
         root: folder holding ``fairface_label_train.csv``, ``fairface_label_val.csv`` and the image folders the

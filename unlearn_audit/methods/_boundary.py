@@ -1,4 +1,4 @@
-"""Boundary unlearning (Chen et al., CVPR 2023): ``boundary_shrink`` and ``boundary_expand`` (spec B7 / D2)."""
+"""Boundary unlearning (Chen et al., CVPR 2023): ``boundary_shrink`` and ``boundary_expand``."""
 
 from __future__ import annotations
 
@@ -25,7 +25,7 @@ class BoundaryShrinkParams(OptimParams):
         bound: L-infinity radius of the FGSM step, in the data's input space (pixel space ``[0, 1]`` for images).
         quantize: round adversarial images to the 1/255 grid (images only; tabular inputs are never rounded).
 
-    Paper defaults (official code, spec B7): bound 0.1, SGD lr 1e-5, momentum 0.9, 10 epochs over ``D_f``
+    Paper defaults (official code): bound 0.1, SGD lr 1e-5, momentum 0.9, 10 epochs over ``D_f``
     (class-wise forgetting of thousands of samples). Small-data defaults here: bound 0.1, 10 epochs, batch 16,
     lr 1e-3 (a few dozen forget samples give only a few dozen steps).
     """
@@ -46,7 +46,7 @@ class BoundaryShrinkParams(OptimParams):
 class BoundaryExpandParams(OptimParams):
     """Hyper-parameters of ``boundary_expand``.
 
-    Paper defaults (official code, spec B7): SGD lr 1e-5, momentum 0.9, 10 epochs over ``D_f``. Small-data
+    Paper defaults (official code): SGD lr 1e-5, momentum 0.9, 10 epochs over ``D_f``. Small-data
     defaults here: 10 epochs, batch 16, lr 1e-3.
     """
 
@@ -62,7 +62,7 @@ def _quantize(x: torch.Tensor) -> torch.Tensor:
 
 def fgsm_neighbours(original: nn.Module, forget: GroupDataset, *, bound: float, quantize: bool = True,
                     batch_size: int = 256) -> tuple[torch.Tensor, torch.Tensor]:
-    """FGSM "nearest but incorrect" labels of the forget samples against the frozen ``original`` (spec B7 / D2).
+    """FGSM "nearest but incorrect" labels of the forget samples against the frozen ``original``.
 
     ``x_adv = Q(clip(x + bound * sign(grad_x CE(f_o(x), y))))`` in the data's input space (the model normalises
     internally, so for images this is pixel space): ``clip`` to ``forget.value_range`` (``[0, 1]`` for images, no

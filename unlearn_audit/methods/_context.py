@@ -40,7 +40,7 @@ class UnlearnContext:
         seed: seeds every random choice of the method (CPU results are reproducible).
         model_factory: returns a fresh, untrained model of the same architecture (``None`` if the user gave none;
             methods that need it say so in their metadata).
-        retain_weights: optional REWEIGHT sampling weight of every retain sample (spec B1), set by ``+reweight``.
+        retain_weights: optional REWEIGHT sampling weight of every retain sample, set by ``+reweight``.
         sample_weights: optional soft weights ``epsilon`` of every *train* sample in train order (Qiao et al. 2026):
             a sample's loss weight is ``w_i = 1 + epsilon_i`` and its forgetting strength
             ``r_i = max(0, -epsilon_i)``; the hard scheme is ``epsilon = -1`` on ``D_f`` and 0 elsewhere.

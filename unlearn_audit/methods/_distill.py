@@ -1,5 +1,4 @@
-"""Distillation family: ``scrub`` (Kurmanji et al. 2023, spec B6) and ``bad_teacher`` (Chundawat et al. 2023,
-spec B8 / D10).
+"""Distillation family: ``scrub`` (Kurmanji et al. 2023) and ``bad_teacher`` (Chundawat et al. 2023).
 
 Both distil a student (the model being unlearned, initialised at ``theta_o``) from frozen eval-mode teachers
 through the temperature-scaled KL divergence ``KL(softmax(t / T) || softmax(s / T))``. Teacher logits are
@@ -24,7 +23,7 @@ from ._registry import register_method
 
 __all__ = ["ScrubParams", "BadTeacherParams", "SCRUB_PRESETS", "scrub", "bad_teacher", "kl_per_sample"]
 
-#: Reference configurations of SCRUB (spec B6 / D8), usable as ``get_method("scrub", **SCRUB_PRESETS[name])``.
+#: Reference configurations of SCRUB, usable as ``get_method("scrub", **SCRUB_PRESETS[name])``.
 #: ``"large_scale"``: Kurmanji et al.'s CIFAR configuration (its lr decays at epochs 3/5/9 never trigger in 3
 #: epochs, hence constant); ``"grmu_celeba"``: De Min et al.'s CelebA configuration (forget batch = batch size).
 SCRUB_PRESETS: dict[str, dict[str, object]] = {
@@ -68,7 +67,7 @@ def _check_number(owner: str, field: str, value: object, *, positive: bool = Fal
 class ScrubParams(OptimParams):
     """Hyper-parameters of ``scrub``.
 
-    Reference defaults (spec B6 / D8): original large-scale SCRUB: SGD lr 5e-4, momentum 0.9, wd 5e-4, 3 epochs,
+    Reference defaults: original large-scale SCRUB: SGD lr 5e-4, momentum 0.9, wd 5e-4, 3 epochs,
     2 max-steps, alpha 0.001, gamma 0.99, T 4, retain batch 128 / forget batch 32; small-scale SCRUB: Adam lr 5e-4,
     wd 0.1, 10 epochs, 3 max-steps, alpha 0.5, gamma 1, T 2. GRMU (group experiments, the basis of these defaults):
     alpha 0.001, gamma 0.99, T 4, retain batch 128, 10 epochs, 5 max-steps (7 on FairFace), SGD lr 1e-3 cosine,
@@ -123,7 +122,7 @@ def scrub(model: nn.Module, ctx: UnlearnContext, params: ScrubParams) -> nn.Modu
        ``-T^2 / |B| sum_b r_b KL_b`` (max-step: move away from the teacher on the forget set);
     2. one pass over ``D_r`` minimising ``1 / |B| sum_b w_b (gamma CE(s_b, y_b) + alpha T^2 KL_b)`` (min-step).
 
-    ``r_b = w_b = 1`` for the hard method. With soft weights ``epsilon`` (spec B13): ``w_i = 1 + epsilon_i`` over the
+    ``r_b = w_b = 1`` for the hard method. With soft weights ``epsilon``: ``w_i = 1 + epsilon_i`` over the
     retain-like set and ``r_i = max(0, -epsilon_i)`` over the forget-like set (``ctx.weighted_sets()``); the hard
     scheme gives exactly ``D_r``, ``D_f`` and unit weights. With REWEIGHT (``scrub+reweight``) the min-step
     batches are drawn with replacement with ``P(i) ~ N_train(g_i) / N_retain(g_i)``. The student runs in train
@@ -171,7 +170,7 @@ def scrub(model: nn.Module, ctx: UnlearnContext, params: ScrubParams) -> nn.Modu
 class BadTeacherParams(OptimParams):
     """Hyper-parameters of ``bad_teacher``.
 
-    Reference defaults (BADT ``unlearn.py``, spec B8 / D10): Adam lr 1e-4 (no weight decay), 1 epoch, batch 256,
+    Reference defaults (BADT ``unlearn.py``): Adam lr 1e-4 (no weight decay), 1 epoch, batch 256,
     T = 1, 30% of ``D_r``, element-mean KL (``F.kl_div`` default reduction, i.e. divided by ``B * C``). GRMU uses
     all of ``D_r`` and a batch-mean KL with its generic optimiser.
 
@@ -226,7 +225,7 @@ def bad_teacher(model: nn.Module, ctx: UnlearnContext, params: BadTeacherParams)
 
         ``L = sum_{b in B} c_b KL_b / Z``, ``Z = |B| * C`` (``"mean"``), ``|B|`` (``"batchmean"``) or 1 (``"sum"``),
 
-    with ``c_b = 1`` for the hard method. Soft weights (spec B13): ``c_i = r_i = max(0, -epsilon_i)`` on the
+    with ``c_b = 1`` for the hard method. Soft weights: ``c_i = r_i = max(0, -epsilon_i)`` on the
     forget-like set and ``c_i = w_i = 1 + epsilon_i`` on the retain-like set, so the objective is
     ``sum_i r_i KL(bad || s)_i + w_i KL(good || s)_i`` and the hard scheme is exactly the plain method. With
     REWEIGHT (``bad_teacher+reweight``) the retain part is drawn with replacement with

@@ -1,7 +1,7 @@
-"""Differentiable validation functionals on last-layer logits (spec A6): utility, DP, EOP and robustness.
+"""Differentiable validation functionals on last-layer logits: utility, DP, EOP and robustness.
 
 These are the functions ``M`` whose gradient ``grad_theta M(D_val)`` enters the influence scores of the
-soft-weighted scheme (Qiao et al. 2026, spec B13). Everything works on logits of a linear head, so the functionals are
+soft-weighted scheme (Qiao et al. 2026). Everything works on logits of a linear head, so the functionals are
 pure functions of the head's parameters once the embeddings of the validation split are fixed.
 
 Supported heads (``logits`` of shape ``(n, k)``):
@@ -13,9 +13,9 @@ Supported heads (``logits`` of shape ``(n, k)``):
   predicted class and the runner-up (for ``k == 2`` this is exactly the binary formula with ``w = w_1 - w_0``).
 
 Sensitive attributes may take any number of values. ``dp_surrogate`` / ``eop_surrogate`` are **signed** gaps
-between two attribute values ``pair = (s, t)`` (default ``(0, 1)``: ``mean_{a=1} - mean_{a=0}``, spec A6).
+between two attribute values ``pair = (s, t)`` (default ``(0, 1)``: ``mean_{a=1} - mean_{a=0}``).
 ``validation_functional`` builds the *oriented* target ``F~ = mean_pairs sign(F_pair(theta_o)) * F_pair(theta)``
-over every pair of attribute values present; for a binary attribute this is ``sign(F_0) * F`` (spec D9 vi) and in
+over every pair of attribute values present; for a binary attribute this is ``sign(F_0) * F`` and in
 general its value at ``theta_o`` is the mean pairwise ``|gap|`` (the DP / EOP metric's multi-group form), so
 "smaller is better" and ``Delta = F~(theta_o) >= 0``.
 """
@@ -71,7 +71,7 @@ def positive_prob(logits: torch.Tensor, *, positive: int | None = 1) -> torch.Te
 
 
 def utility_loss(logits: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-    """Utility ``U = sum_i log-loss_i`` over the given split (a **sum**, not a mean; spec A6)."""
+    """Utility ``U = sum_i log-loss_i`` over the given split (a **sum**, not a mean)."""
     return log_loss(logits, y).sum()
 
 
@@ -86,7 +86,7 @@ def dp_surrogate(logits: torch.Tensor, a: torch.Tensor, *, positive: int | None 
                  pair: tuple[int, int] = (0, 1)) -> torch.Tensor:
     """Signed demographic-parity surrogate ``F_DP = mean_{a=t} p - mean_{a=s} p`` with ``(s, t) = pair``.
 
-    ``p = P(y_hat = positive)``; the default pair gives spec A6's ``mean_{s=1} p - mean_{s=0} p``.
+    ``p = P(y_hat = positive)``; the default pair gives ``mean_{s=1} p - mean_{s=0} p``.
 
     Raises:
         ValueError: an attribute group of ``pair`` is empty.
@@ -100,7 +100,7 @@ def eop_surrogate(logits: torch.Tensor, y: torch.Tensor, a: torch.Tensor, *, pos
                   pair: tuple[int, int] = (0, 1)) -> torch.Tensor:
     """Signed equal-opportunity surrogate ``F_EOP = mean ll{a=s, y=pos} - mean ll{a=t, y=pos}``, ``(s, t) = pair``.
 
-    ``ll`` is the per-sample log-loss; the default pair gives spec A6's ``ll{s=0,y=1} - ll{s=1,y=1}``.
+    ``ll`` is the per-sample log-loss; the default pair gives ``ll{s=0,y=1} - ll{s=1,y=1}``.
 
     Raises:
         ValueError: no validation sample with ``y = positive`` in an attribute group of ``pair``.
@@ -120,10 +120,10 @@ def adversarial_embeddings(emb: torch.Tensor, weight: torch.Tensor, bias: torch.
                            overshoot: float = 1.3) -> torch.Tensor:
     """Minimal-L2 projections past a linear decision boundary: ``x~ = h - overshoot * m / ||w||^2 * w``.
 
-    Binary head (``weight`` of shape ``(1, d)``): ``w = weight[0]``, ``m = w.h + b`` (spec A6, ``SW:robust_fn_nn.py``).
+    Binary head (``weight`` of shape ``(1, d)``): ``w = weight[0]``, ``m = w.h + b`` (``SW:robust_fn_nn.py``).
     Softmax head: for each sample, ``w = w_c - w_j`` and ``m = z_c - z_j`` for the predicted class ``c`` and the
     runner-up ``j`` (one linearised DeepFool step). The points are computed once against the given (original)
-    head and then kept fixed (spec A6 / D9 vii). Computed without gradient.
+    head and then kept fixed (Qiao et al. 2026). Computed without gradient.
 
     Raises:
         ValueError: ``overshoot <= 0`` or a zero weight direction.
@@ -148,7 +148,7 @@ def adversarial_embeddings(emb: torch.Tensor, weight: torch.Tensor, bias: torch.
 
 
 def robust_surrogate(adv_logits: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-    """Robustness ``R = sum_i log-loss(x~_i, y_i)`` on fixed adversarial points (spec A6)."""
+    """Robustness ``R = sum_i log-loss(x~_i, y_i)`` on fixed adversarial points."""
     return utility_loss(adv_logits, y)
 
 

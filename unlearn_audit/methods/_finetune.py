@@ -1,4 +1,4 @@
-"""Fine-tuning family: ``ft`` (fine-tune on ``D_r``), ``cf_k`` and ``eu_k`` (Goel et al., spec B4 / B11).
+"""Fine-tuning family: ``ft`` (fine-tune on ``D_r``), ``cf_k`` and ``eu_k`` (Goel et al.).
 
 All three minimise a (weighted) cross-entropy on the retain set; they differ in which parameters move and where
 they start from. ``retain_epochs`` is the shared loop, reused by ``l1_sparse``.
@@ -28,7 +28,7 @@ _NORM_TYPES = (nn.modules.batchnorm._NormBase, nn.LayerNorm, nn.GroupNorm)
 class FtParams(OptimParams):
     """Hyper-parameters of ``ft``.
 
-    Paper defaults (Jia et al. 2023, SPARSE README, spec B4): SGD lr 0.01, momentum 0.9, weight decay 5e-4,
+    Paper defaults (Jia et al. 2023, SPARSE README): SGD lr 0.01, momentum 0.9, weight decay 5e-4,
     10 epochs, batch 256. Defaults here: 10 epochs, lr 0.05 and the training recipe's batch size
     (``batch_size=None``; a few hundred retain samples give too few steps at batch 256 / lr 0.01 to forget
     anything, and a fixed small batch costs thousands of steps on a large retain set).
@@ -73,7 +73,7 @@ def _check_k(k: int) -> None:
 
 
 def last_k_layers(model: nn.Module, k: int) -> tuple[list[tuple[str, nn.Module]], list[tuple[str, nn.Module]]]:
-    """The last ``k`` Conv/Linear layers of ``model`` and the normalisation layers met on the way (spec B11).
+    """The last ``k`` Conv/Linear layers of ``model`` and the normalisation layers met on the way.
 
     Modules are walked from the output backwards: the classifier head (``find_head``) first, then every other
     module in reverse registration order (which is reverse forward order for sequential architectures). Each

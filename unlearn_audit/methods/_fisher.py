@@ -1,4 +1,4 @@
-"""Fisher forgetting (Golatkar et al. 2020, spec B9) and the diagonal-Fisher helpers it shares with ``ssd``.
+"""Fisher forgetting (Golatkar et al. 2020) and the diagonal-Fisher helpers it shares with ``ssd``.
 
 ``diag_fisher`` computes diagonal (empirical or model) Fisher information of a model over a dataset, either
 exactly per sample (``torch.func.vmap`` of ``grad``, chunked, eval mode) or from squared mini-batch gradients
@@ -50,7 +50,7 @@ def diag_fisher(model: nn.Module, ds: GroupDataset, *, labels: Labels = "given",
     - ``per_sample=False``: the mean over ordered mini-batches ``B`` of squared batch gradients,
       ``(d/dtheta (1/|B|) sum_{b in B} w_b CE(f(x_b), y_b))^2`` (``"given"``, SSD's code) or
       ``sum_k pbar_k (d/dtheta (1/|B|) sum_b w_b CE(f(x_b), k))^2`` with ``pbar_k = sum_b w_b p_bk / sum_b w_b``
-      (``"expected"``, spec B9 / SalUn's ``fisher_new``); C backward passes per batch. With ``batch_size=1`` this
+      (``"expected"``, SalUn's ``fisher_new``); C backward passes per batch. With ``batch_size=1`` this
       equals the per-sample estimator.
 
     The model's train/eval mode is restored afterwards; parameters with ``requires_grad=False`` are skipped.
@@ -137,7 +137,7 @@ class FisherParams:
     """Hyper-parameters of ``fisher``.
 
     Paper / reference defaults: the noise scale ``alpha`` is the only knob. The SCRUB small-scale notebook uses
-    1e-6 to 1e-7; the SalUn / Sparse parsers' default 0.2 is a shared "noise" flag, not a tuned value (spec D12),
+    1e-6 to 1e-7; the SalUn / Sparse parsers' default 0.2 is a shared "noise" flag, not a tuned value,
     so the default is measured: ``alpha = 1.5e-6``, the value of the grid ``{1e-7, 1e-6, 1.5e-6, 2e-6, 3e-6, 1e-5}``
     that no default check of the gate FAILs on the default scenario (``colored_digits()``, ``python -m
     studies.method_defaults``, docs/findings.md): UA 9.8 (retrain 37.8, original 1.4), TA 92.3 (retrain 89.3);

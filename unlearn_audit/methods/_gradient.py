@@ -1,4 +1,4 @@
-"""Gradient family: ``ga`` (gradient ascent on ``D_f``) and ``ga_ft`` (NegGrad+), spec B4."""
+"""Gradient family: ``ga`` (gradient ascent on ``D_f``) and ``ga_ft`` (NegGrad+)."""
 
 from __future__ import annotations
 
@@ -20,9 +20,9 @@ __all__ = ["GaParams", "GaFtParams", "ga", "ga_ft", "cycled_batches"]
 class GaParams(OptimParams):
     """Hyper-parameters of ``ga``.
 
-    Paper defaults (Jia et al. 2023, SPARSE ``unlearn/GA.py``, spec B4): SGD lr 1e-4, momentum 0.9, 5 epochs,
+    Paper defaults (Jia et al. 2023, SPARSE ``unlearn/GA.py``): SGD lr 1e-4, momentum 0.9, 5 epochs,
     batch 256 (thousands of forget samples, so tens of steps). Small-data defaults here: 5 epochs, batch 16,
-    lr 0.005 and a global gradient-norm clip of 5 (ascent is unbounded, spec B4 pitfall).
+    lr 0.005 and a global gradient-norm clip of 5 (ascent is unbounded).
     """
 
     epochs: int = 5
@@ -35,7 +35,7 @@ class GaParams(OptimParams):
 class GaFtParams(OptimParams):
     """Hyper-parameters of ``ga_ft`` (NegGrad+): ``alpha`` weighs the retain loss against the forget ascent.
 
-    Paper defaults (Kurmanji et al. 2023, SCRUB ``train_negrad``, spec B4): alpha = 0.95, SGD lr 0.01, momentum 0.9,
+    Paper defaults (Kurmanji et al. 2023, SCRUB ``train_negrad``): alpha = 0.95, SGD lr 0.01, momentum 0.9,
     10 epochs; clip the gradient norm (unbounded ascent). Defaults here: the paper's alpha 0.95, lr 0.01 and 10
     epochs, with the recipe's batch size (``batch_size=None``; the forget batch has the same size unless
     ``forget_batch_size`` is set) and a gradient-norm clip of 5.

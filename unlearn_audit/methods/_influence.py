@@ -47,7 +47,7 @@ def influence(model: nn.Module, ctx: UnlearnContext, params: InfluenceParams) ->
     With per-sample weights ``epsilon`` (``-1`` on ``D_f`` and 0 elsewhere for the hard scheme, or the soft weights
     of ``ctx.sample_weights``), the head ``theta`` of the objective ``sum_i (1 + epsilon_i) CE_i + lambda/2
     ||theta||^2`` moves by ``theta' = theta - H^{-1} sum_i epsilon_i g_i`` with ``g_i`` the per-sample head gradient
-    and ``H`` the exact head Hessian on ``D_tr`` (spec B13). Only the head changes; the body is untouched.
+    and ``H`` the exact head Hessian on ``D_tr``. Only the head changes; the body is untouched.
     """
     eps = ctx.sample_weights
     if eps is None:

@@ -1,6 +1,6 @@
 """Last-layer influence functions: exact Hessian, per-sample gradients, influence scores and Newton steps.
 
-The setting (spec B13, Qiao et al. 2026; Koh & Liang 2017): a linear head ``z = W h + b`` on **fixed** embeddings ``h``
+The setting (Qiao et al. 2026; Koh & Liang 2017): a linear head ``z = W h + b`` on **fixed** embeddings ``h``
 (the input of the model's last ``nn.Linear``) trained on the L2-regularised objective, written as a **sum**
 (matching scikit-learn's ``C * sum loss + 1/2 ||w||^2`` with ``l2 = 1/C``)::
 
@@ -472,7 +472,7 @@ def newton_removal_step(head: LinearHead, emb: torch.Tensor, y: torch.Tensor, ep
                         **hinv_kwargs) -> LinearHead:
     """Reweight training sample ``i`` from ``w_i`` to ``w_i (1 + eps_i)`` by one second-order step on the head.
 
-    * ``mode="influence"`` (spec B13, paper Eq. 8): ``theta' = theta - H^-1 sum_i eps_i w_i g_i`` with the Hessian of
+    * ``mode="influence"`` (paper Eq. 8): ``theta' = theta - H^-1 sum_i eps_i w_i g_i`` with the Hessian of
       the *current* objective at ``theta`` (``hinv`` may be passed to reuse it). ``eps = -1`` on a set and 0
       elsewhere is the classic influence-function removal of that set (the hard scheme).
     * ``mode="newton"``: one exact Newton step of the *reweighted* objective from ``theta``:

@@ -1,4 +1,4 @@
-"""``l1_sparse``: fine-tuning on ``D_r`` with a decaying L1 penalty (Jia et al. 2023, spec B3 / C3 / D11)."""
+"""``l1_sparse``: fine-tuning on ``D_r`` with a decaying L1 penalty (Jia et al. 2023)."""
 
 from __future__ import annotations
 
@@ -25,7 +25,7 @@ class L1SparseParams(OptimParams):
         no_l1_epochs: trailing epochs without the penalty (``E' = epochs - no_l1_epochs``).
 
     Paper defaults (SPARSE README): SGD lr 0.01, momentum 0.9, weight decay 5e-4, 10 epochs, batch 256, alpha
-    user-set; De Min et al. use alpha = 5e-4 (spec D11). Small-data defaults here: alpha 5e-4, 10 epochs,
+    user-set; De Min et al. use alpha = 5e-4. Small-data defaults here: alpha 5e-4, 10 epochs,
     lr 0.05, the recipe's batch size (as ``ft``).
     """
 
@@ -47,7 +47,7 @@ class L1SparseParams(OptimParams):
 def l1_schedule(alpha: float, epoch: int, epochs: int, no_l1_epochs: int = 0) -> float:
     """L1 strength of epoch ``t``: ``alpha_t = alpha * (1 - t / E')`` for ``t < E' = E - no_l1_epochs``, else 0.
 
-    With ``no_l1_epochs = 0``: ``alpha_0 = alpha`` and ``alpha_{E-1} = alpha / E`` (spec C3).
+    With ``no_l1_epochs = 0``: ``alpha_0 = alpha`` and ``alpha_{E-1} = alpha / E``.
 
     Raises:
         ValueError: ``epoch`` outside ``[0, epochs)`` or ``no_l1_epochs`` outside ``[0, epochs)``.
@@ -66,7 +66,7 @@ def l1_schedule(alpha: float, epoch: int, epochs: int, no_l1_epochs: int = 0) ->
 def l1_sparse(model: nn.Module, ctx: UnlearnContext, params: L1SparseParams) -> nn.Module:
     """Sparsity-aware fine-tuning: at epoch ``t``,
     ``min_theta mean_{i in B} CE(f_theta(x_i), y_i) + alpha_t * ||theta||_1``, ``alpha_t = l1_schedule(alpha, t,
-    E, no_l1_epochs)``; the L1 norm covers every trainable parameter, BN and biases included (spec D11).
+    E, no_l1_epochs)``; the L1 norm covers every trainable parameter, BN and biases included.
     REWEIGHT samples the retain batches."""
     torch.manual_seed(ctx.seed)
     trainable = [p for p in model.parameters() if p.requires_grad]

@@ -1,4 +1,4 @@
-"""MIU, mutual-information-aware machine unlearning (De Min et al., TMLR 2025; spec B2 and D7): ``miu``."""
+"""MIU, mutual-information-aware machine unlearning (De Min et al., TMLR 2025): ``miu``."""
 
 from __future__ import annotations
 
@@ -42,7 +42,7 @@ class MineEstimator:
     """Mutual-information estimate of Belghazi et al. (2018) with the bias-corrected (EMA) gradient.
 
     On a batch, ``I(z; c) ~= mean_b T(z_b, c_b) - log mean_b exp T(z_b, c~_b)`` where ``c~_b`` are groups drawn
-    uniformly at random (the product of marginals, up to the constant ``KL(p(c) || U)``, spec D7 iii). The value
+    uniformly at random (the product of marginals, up to the constant ``KL(p(c) || U)``). The value
     is exact; the gradient of the log-mean-exp term uses a running mean ``m <- a * mean_b exp T + (1 - a) * m``
     (``a = ema_alpha``, updated on every call before the gradient is formed) in the denominator:
     ``d/dT_b = exp(T_b) / (|B| * m)``. ``m`` is kept in the log domain (``log m`` via ``logaddexp``), which is the
@@ -97,7 +97,7 @@ class _HeadInputTap:
 class MiuParams(OptimParams):
     """Hyper-parameters of ``miu``.
 
-    Paper / reference defaults (GRMU configs, spec B2): 10 epochs, forgetting epochs 5 (FairFace 7), SGD momentum
+    Paper / reference defaults (GRMU configs): 10 epochs, forgetting epochs 5 (FairFace 7), SGD momentum
     0.9, lambda in {1, 10} (the paper suggests 1 "when in doubt"), MINE lr 1e-2 or 1e-3, MINE tuning 100 batches in
     the first epoch and 10 afterwards, statistics network width 512, EMA rate 0.01; batch 256 or 32, lr 1e-3 or 0.1,
     wd 1e-4 or 5e-5, cosine or constant schedule (per dataset; the fallback config is 32 / 0.1 / 1e-4 / lambda 1 /
@@ -120,7 +120,7 @@ class MiuParams(OptimParams):
         tune_steps_first, tune_steps: MINE tuning batches in the first / later epochs.
         reweight: sample ``D_r`` with REWEIGHT weights (``ctx.retain_weights`` when given, else
             ``ctx.data.reweight_weights()``).
-        faithful: reproduce the reference implementation (spec D7): both estimators are tuned on the *unlearned*
+        faithful: reproduce the reference implementation: both estimators are tuned on the *unlearned*
             model's train-mode features (BN running statistics move, ``D_f`` included) for ``K + 1`` batches.
             ``False`` is the paper's intent: ``phi_o`` is tuned once on the frozen original's features and then
             frozen, ``phi_u`` is tuned on eval-mode features of the unlearned model for ``K`` batches.
@@ -188,8 +188,8 @@ def miu(model: nn.Module, ctx: UnlearnContext, params: MiuParams) -> nn.Module:
     The model's optimiser (SGD per ``MiuParams``) follows a per-step schedule over all steps (the reference steps
     its cosine schedule per epoch). Statistics networks use SGD(``mine_lr``, momentum 0.9) and are only stepped in
     (1); the reference's "gradient clipping" of the MINE gradients measures the frozen original's (zero) gradient
-    norm and therefore only zeroes gradients that are never used (spec D7 ii), so it is not reproduced. On ``D_f``
-    the estimate usually goes negative (spec D7 vi). ``ctx.log`` records the last and mean estimate on ``D_f``
+    norm and therefore only zeroes gradients that are never used, so it is not reproduced. On ``D_f``
+    the estimate usually goes negative. ``ctx.log`` records the last and mean estimate on ``D_f``
     (``miu_forget_mi_last`` / ``_mean``), the mean ``|I_u - I_o|`` on ``D_r`` and whether REWEIGHT was used.
     With ``ctx.retain_weights`` set (``miu+reweight`` or explicit weights) those weights drive the sampling.
 

@@ -1,5 +1,4 @@
-"""Relabelling family: ``rl`` (random labels) and ``salun`` (saliency-masked RL, Fan et al. 2024), spec B5 / D6 /
-D13."""
+"""Relabelling family: ``rl`` (random labels) and ``salun`` (saliency-masked RL, Fan et al. 2024)."""
 
 from __future__ import annotations
 
@@ -29,7 +28,7 @@ class RlParams(OptimParams):
     """Hyper-parameters of ``rl``.
 
     Attributes:
-        labels: ``"fixed"`` (default, spec D13): one label per forget sample, drawn once uniformly from the classes
+        labels: ``"fixed"`` (default): one label per forget sample, drawn once uniformly from the classes
             ``!= y`` (seeded by ``ctx.seed``); ``"per_batch"``: fresh uniform labels over all classes at every batch
             (may equal ``y``; the CIFAR-10 code of Fan et al.).
         order: ``"sequential"`` (default; Fan et al.'s CIFAR-10 loop, used by De Min et al.): each epoch one pass
@@ -60,7 +59,7 @@ class SalunParams(RlParams):
 
     Attributes:
         rho: fraction of all scalar parameters kept trainable (exactly ``floor(rho * P)``), in ``(0, 1]``.
-        salun_strict: ``True`` (default, spec D6, current SALUN code): after every step restore the masked-out
+        salun_strict: ``True`` (default, current SALUN code): after every step restore the masked-out
             weights to ``theta_o`` and zero their optimiser state, so weight decay and momentum cannot move them;
             ``False`` reproduces De Min et al. (gradients masked only).
 
@@ -87,7 +86,7 @@ def random_labels(y: torch.Tensor, n_classes: int, generator: torch.Generator) -
 
 def saliency_mask(model: nn.Module, forget_x: torch.Tensor, forget_y: torch.Tensor, *, rho: float,
                   batch_size: int) -> dict[nn.Parameter, torch.Tensor]:
-    """SalUn's weight-saliency mask (spec B5).
+    """SalUn's weight-saliency mask.
 
     ``g = sum_batches grad_theta[-CE(f(x_f), y_f)]`` (eval mode, mean CE per batch), ``score = |g|``; the mask is 1
     on the global top ``floor(rho * P)`` scores over all ``P`` scalar trainable parameters (ties broken by
@@ -205,7 +204,7 @@ def salun(model: nn.Module, ctx: UnlearnContext, params: SalunParams) -> nn.Modu
 
     ``m = 1[|grad_theta sum_b -CE(f_theta_o(x_f), y_f)| in global top floor(rho * P)]``, each step
     ``theta <- theta - lr * (m * grad)`` (SGD with momentum / weight decay); with ``salun_strict`` the weights with
-    ``m = 0`` are reset to ``theta_o`` and their momentum zeroed after every step (spec D6). With ``rho = 1`` this
+    ``m = 0`` are reset to ``theta_o`` and their momentum zeroed after every step. With ``rho = 1`` this
     is exactly ``rl``.
     """
     torch.manual_seed(ctx.seed)

@@ -35,7 +35,7 @@ def retrain(model: nn.Module, ctx: UnlearnContext) -> nn.Module:
                  reference=True, cost="1 full training on D_r",
                  description="retrain on D_r sampled with REWEIGHT weights N_train(g)/N_retain(g)")
 def retrain_reweight(model: nn.Module, ctx: UnlearnContext) -> nn.Module:
-    """REWEIGHT retrain (spec B1): batches of ``D_r`` drawn with replacement with ``P(i) ∝ N_train(g_i) /
+    """REWEIGHT retrain: batches of ``D_r`` drawn with replacement with ``P(i) ∝ N_train(g_i) /
     N_retain(g_i)``, which restores the original group distribution."""
     weights = ctx.data.reweight_weights()
     return fit(_fresh(ctx), ctx.retain, ctx.recipe, sample_weights=weights, seed=ctx.seed, device=ctx.device,

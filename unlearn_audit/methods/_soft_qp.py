@@ -1,4 +1,4 @@
-"""Soft weights of Qiao et al. (Qiao et al. 2026, spec B13): the QP over per-sample weights and its KKT closed forms.
+"""Soft weights of Qiao et al. (Qiao et al. 2026): the QP over per-sample weights and its KKT closed forms.
 
 With ``a = a^task`` and ``u = a^U`` the last-layer influence scores of the training samples on the oriented task
 functional ``F~`` and on the validation utility ``U`` (``_influence_math``; removing ``i`` changes a functional
@@ -209,7 +209,7 @@ class SoftWeights:
 
     Attributes:
         epsilon: the weights (float64, clipped to ``[eps_min, eps_max]``); a sample's loss weight is ``1 + eps``.
-        case: 1-4 as in spec B13 (paper's soft-2.0 ... soft-2.3), 0 when degenerate (``eps = 0``).
+        case: 1-4 as in Qiao et al. 2026 (the paper's soft-2.0 ... soft-2.3), 0 when degenerate (``eps = 0``).
         lambda_: the ``lam`` used (chosen from the grid when ``lam="auto"``).
         delta: ``Delta = F~(theta_o) >= 0``, the oriented task value before unlearning.
         predicted_delta_task: ``-a^T eps`` (oriented: negative = the task improves), after clipping.
@@ -281,7 +281,7 @@ def hard_weights(a: torch.Tensor, k: float = 0.2, *, only_negative: bool = False
     """The hard scheme: ``eps = -1`` for the ``round(k n)`` samples with the most negative ``a^task``, else 0.
 
     Ties are broken by index (stable sort). ``only_negative=True`` never removes a sample whose removal is not
-    predicted to improve the task (``a_i >= 0``). Same rule as IDS "delete bad points" (spec B13).
+    predicted to improve the task (``a_i >= 0``). Same rule as IDS "delete bad points".
 
     Raises:
         ValueError: ``k`` outside ``[0, 1]``.
@@ -422,10 +422,10 @@ def soft_weights_from_influences(a: torch.Tensor, u: torch.Tensor, delta: float,
         delta: ``Delta = |F_0|`` (the oriented task value, ``>= 0``).
         lam: the QP's ``lam > 0`` (repo default 0.1), or ``"auto"``: the value of ``lam_grid`` (default
             ``logspace(-3, 1, 50)`` as in the repo) minimising the predicted ``|Delta - a^T eps|`` after the box
-            (spec D9 iii; ties go to the larger ``lam``).
+            (ties go to the larger ``lam``).
         eps_min, eps_max: bounds on ``eps`` (``None`` = unbounded on that side).
         pinned: indices or mask of samples held at ``eps = -1`` (the QP is solved over the others, see module doc).
-        box: ``"clip"`` (spec D9 v: clip the closed form to the bounds; clipping can break the utility
+        box: ``"clip"`` (clip the closed form to the bounds; clipping can break the utility
             constraint, which the predicted effects then show) or ``"exact"`` (solve the QP with the bounds as
             constraints, through its two-multiplier dual: both linear constraints keep holding; ``case`` then says
             which of them are active, with the same numbering; falls back to clipping if infeasible).
@@ -490,7 +490,7 @@ def soft_weights_from_embeddings(train_emb: torch.Tensor, train_y: torch.Tensor,
         train_emb, train_y: head inputs and labels of ``D_tr`` (the Hessian's samples, one weight each).
         val_emb, val_y, val_a: head inputs, labels and sensitive attribute of ``D_val``.
         head: the trained linear head (``LinearHead`` or ``nn.Linear``; ``k == 1`` logistic or softmax).
-        target: ``"dp"`` / ``"eop"`` (oriented signed surrogates, spec A6 / D9 vi) or ``"robust"`` (log-loss on
+        target: ``"dp"`` / ``"eop"`` (oriented signed surrogates) or ``"robust"`` (log-loss on
             adversarial embeddings fixed against ``head``).
         l2: L2 coefficient of the summed head objective (``1/C``); ``l2_bias``: regularise the bias too.
         positive: positive class for DP/EOP (default 1; must be named for heads with more than two classes).
@@ -522,7 +522,7 @@ def soft_weights(model: nn.Module, data: Any, *, target: Literal["dp", "eop", "r
                  eps_max: float | None = 1.0, positive: int | None = None, overshoot: float = 1.3,
                  box: Literal["clip", "exact"] = "clip", l2_bias: bool = True, batch_size: int = 1024,
                  device: torch.device | str | None = None, dense_max: int = 4096, warn: bool = True) -> SoftWeights:
-    """Soft weights ``eps`` of every *train* sample (train order) for a trained model (Qiao et al. 2026, spec B13).
+    """Soft weights ``eps`` of every *train* sample (train order) for a trained model (Qiao et al. 2026).
 
     Embeds ``data.train`` and ``data.val`` with ``model`` (the input of its last ``nn.Linear``, one batched
     no-grad eval pass each; the model is not modified), computes last-layer influences of every training sample
@@ -542,7 +542,7 @@ def soft_weights(model: nn.Module, data: Any, *, target: Literal["dp", "eop", "r
         forget: ``"free"`` (default, faithful to Qiao et al.: weights over all of ``D_tr``, the deletion request
             is not an input of the scheme) or ``"pinned"`` (``eps = -1`` fixed on ``data.forget_idx``, QP over the
             retain samples with shifted constraints).
-        eps_min, eps_max, box: bounds on ``eps`` (spec D9 v: ``[-1, 1]``) and how they are enforced (``"clip"``,
+        eps_min, eps_max, box: bounds on ``eps`` (``[-1, 1]``) and how they are enforced (``"clip"``,
             the spec's default, or ``"exact"``, see ``soft_weights_from_influences``).
         positive, overshoot, l2_bias, dense_max: see ``soft_weights_from_embeddings``.
         batch_size, device: embedding pass (default device: the model's).

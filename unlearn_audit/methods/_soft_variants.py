@@ -1,4 +1,4 @@
-"""Soft-weighted (``sw_``) variants of methods (Qiao et al. 2026, Qiao et al. 2026; spec B13).
+"""Soft-weighted (``sw_``) variants of methods (Qiao et al. 2026, Qiao et al. 2026).
 
 ``sw_<method>`` computes soft weights ``epsilon`` with ``soft_weights`` on the original model and runs
 ``<method>`` with ``ctx.sample_weights = epsilon``: a sample's loss weight is ``1 + epsilon_i`` and its forgetting
@@ -43,7 +43,7 @@ class SoftParams:
             ``|epsilon|`` (``sw_soft_max_abs_epsilon``) and how many weights the box clipped (``sw_soft_clipped_count``,
             ``sw_soft_clipped_mass``).
         forget: ``"pinned"`` (``epsilon = -1`` on ``D_f``; default) or ``"free"`` (the paper's setting).
-        eps_min, eps_max: box the weights are clipped to (spec D9 v).
+        eps_min, eps_max: box the weights are clipped to.
         box: ``"clip"`` (clip the closed form) or ``"exact"`` (solve the box-constrained QP).
     """
 
@@ -92,7 +92,7 @@ def _register() -> None:
         register_method(f"sw_{base}", family="soft-weighted", paper=f"Qiao et al. 2026 (SW-{base})",
                         needs=frozenset(set(info.needs) | {"val"}), params=SoftParams(),
                         cost=f"soft-weight QP (1 embedding pass + head solve) + {info.cost or base}",
-                        description=f"{base} with soft per-sample weights from the seed-003 QP",
+                        description=f"{base} with soft per-sample weights from the QP of Qiao et al. 2026",
                         replace=True)(_make(base))
 
 

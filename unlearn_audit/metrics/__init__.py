@@ -1,7 +1,7 @@
 """Audit metrics: pure functions on tensors, and ``evaluate`` deriving all of them from one pass per split.
 
-Definitions follow ``shared/spec/methods-and-metrics.md`` section A; each function's docstring states its formula
-and the project decision it implements. Functional API:
+Definitions follow the papers the metrics come from (De Min et al. 2025; Tran & Woo 2025); each function's
+docstring states its formula and the project decision it implements. Functional API:
 
 - accuracy / fairness: ``accuracy``, ``group_accuracy``, ``worst_group_accuracy``, ``dominant_group_accuracy``,
   ``equalized_odds``, ``demographic_parity``, ``equal_opportunity``;

@@ -80,7 +80,7 @@ def _as_groups(groups: Any) -> list[tuple[int, int]]:
 
 def dominant_group_accuracy(y_true: Any, y_pred: Any, y_attr: Any,
                             groups: Sequence[tuple[int, int]] | tuple[int, int]) -> float:
-    """GA (spec A4): ``100 * acc`` over the samples with ``y in T*`` **and** ``a in S*``, where ``T*`` / ``S*`` are
+    """GA: ``100 * acc`` over the samples with ``y in T*`` **and** ``a in S*``, where ``T*`` / ``S*`` are
     the label / attribute values of the dominant forget group(s) (several groups give the cross product
     ``T* x S*``, De Min et al. 2025's convention). ``nan`` when no sample falls in it."""
     y_true, y_pred, y_attr = _t(y_true), _t(y_pred), _t(y_attr)
@@ -117,14 +117,14 @@ def equalized_odds(y_true: Any, y_pred: Any, attr: Any, *, agg: Agg = "mean", po
                    between: Between = "pairs_mean") -> float:
     """Equalized odds (x100, in ``[0, 100]``, lower is fairer).
 
-    **Binarised form** (``dominant=(y*, a*)`` or several groups; spec A3, De Min et al. 2025's "EO"; what ``evaluate``
+    **Binarised form** (``dominant=(y*, a*)`` or several groups, De Min et al. 2025's "EO"; what ``evaluate``
     reports): ``t = 1[y in T*]``, ``s = 1[a in S*]``, cell accuracies ``A[t][s] = mean 1[yhat == y]`` over test
     samples with ``(t, s)`` (exact-class correctness, so it works for multi-class tasks), and
 
         ``EO = 100 * agg_{t in {0,1}} |A[t][0] - A[t][1]|``  (``agg`` = mean, or max for ``"worst_case"``).
 
     For a binary task with ``T* = {1}`` this is ``agg(|TPR_0 - TPR_1|, |FPR_0 - FPR_1|)``, i.e. the average odds
-    difference for ``agg="mean"``. A ``t`` with an empty cell is dropped with a warning (spec A3); ``nan`` when
+    difference for ``agg="mean"``. A ``t`` with an empty cell is dropped with a warning; ``nan`` when
     no ``t`` is left.
 
     **Standard form** (no ``dominant``; binary task, ``positive`` defaults to 1): ``TPR_a = P(yhat=pos | y=pos, a)``,
@@ -166,7 +166,7 @@ def equalized_odds(y_true: Any, y_pred: Any, attr: Any, *, agg: Agg = "mean", po
 
 def demographic_parity(y_pred: Any, attr: Any, *, positive: int = 1, between: Between = "pairs_mean") -> float:
     """Demographic parity difference (x100): spread of the selection rate ``P(yhat = pos | a)`` between attribute
-    values (mean of ``|.|`` over pairs by default, spec A6; ``between="max_min"`` = fairlearn's
+    values (mean of ``|.|`` over pairs by default; ``between="max_min"`` = fairlearn's
     ``demographic_parity_difference``). ``nan`` with fewer than two attribute values."""
     y_pred, attr = _t(y_pred), _t(attr)
     _same_length(y_pred, attr)

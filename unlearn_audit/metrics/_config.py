@@ -26,7 +26,7 @@ class MetricConfig:
     """Knobs of ``evaluate`` (all keyword-only; the object is immutable and hashable).
 
     Args:
-        eps: FGSM/PGD budget for images, in ``[0, 1]`` pixel space (default ``8/255``, spec A8).
+        eps: FGSM/PGD budget for images, in ``[0, 1]`` pixel space (default ``8/255``).
         tabular_eps: budget for tabular data, in standardized feature units (default 0.1; no clamp).
         eps_sweep: extra image budgets (FGSM, and PGD when enabled) for accuracy-vs-eps curves in
             ``ModelMetrics.adversarial``; ignored for tabular data (the values are pixel budgets).

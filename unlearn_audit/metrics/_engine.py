@@ -38,12 +38,12 @@ def evaluate(model: nn.Module, data: AuditData, *, config: MetricConfig | None =
     (losses in float32) and channels_last inputs for conv nets. The MIA attackers (CPU, sklearn) train in a worker
     thread while the attack passes run; results are merged in a fixed order, so the output is deterministic.
 
-    Derived (keys of ``METRIC_INFO``): RA, FA, UA = 100 - FA, TA, VA (spec A1); per-group test accuracies, WG, GA
-    and EO / EO_WORST binarised around ``data.dominant_groups`` (spec A3/A4); DP and EP (binary tasks, mean over
+    Derived (keys of ``METRIC_INFO``): RA, FA, UA = 100 - FA, TA, VA; per-group test accuracies, WG, GA
+    and EO / EO_WORST binarised around ``data.dominant_groups``; DP and EP (binary tasks, mean over
     attribute pairs); LT_AUC / LT_TPR1 (loss-threshold attack, members D_f vs non-members D_te) and the MIA
-    protocols of ``config`` (spec A2: ``MIA``/``MIA_AUC`` trained on D_r vs D_val, or D_te without val); FG /
-    FG_MAX (spec A7); FGSM / PGD test accuracy at ``config.eps`` (``config.tabular_eps`` for tabular data), with
-    the ``eps_sweep`` curves in ``.adversarial`` (spec A8). What does not apply is recorded with its reason.
+    protocols of ``config`` (``MIA``/``MIA_AUC`` trained on D_r vs D_val, or D_te without val); FG /
+    FG_MAX; FGSM / PGD test accuracy at ``config.eps`` (``config.tabular_eps`` for tabular data), with
+    the ``eps_sweep`` curves in ``.adversarial``. What does not apply is recorded with its reason.
 
     The model's state is unchanged: it runs in eval mode and every module's training flag is restored, BatchNorm
     running statistics are not touched, parameters' ``.grad`` stay as they were, and a model moved to ``device``

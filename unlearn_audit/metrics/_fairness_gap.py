@@ -1,4 +1,4 @@
-"""Fairness-gap over normalization layers (Tran & Woo 2025; spec A7), from streaming per-class statistics."""
+"""Fairness-gap over normalization layers (Tran & Woo 2025), from streaming per-class statistics."""
 
 from __future__ import annotations
 
@@ -105,7 +105,7 @@ class FairnessGapChange:
 
 def fairness_gap_change(current: FairnessGap | Mapping[str, Any],
                         original: FairnessGap | Mapping[str, Any]) -> FairnessGapChange:
-    """Per-layer change of ``current``'s fairness-gap against the ``original`` model's (spec A7 preservation).
+    """Per-layer change of ``current``'s fairness-gap against the ``original`` model's (Tran & Woo 2025's preservation).
 
     Raises:
         ValueError: the two gaps cover different layers, or were measured with different statistics.
@@ -238,7 +238,7 @@ class NormStatsCollector:
 def fairness_gap(model: nn.Module, dataset: Any, *, split_name: str | None = None, statistic: Statistic = "var",
                  layers: str | None = None, batch_size: int = 512, device: str | torch.device | None = None,
                  ) -> FairnessGap:
-    """Fairness-gap of ``model`` on ``dataset`` (a ``GroupDataset``; spec A7, project definition).
+    """Fairness-gap of ``model`` on ``dataset`` (a ``GroupDataset``, project definition).
 
     For every normalization layer ``l`` (output hooked, eval mode, model order; ``layers`` = regex filter on names)
     and class ``c`` with at least 2 samples: ``sigma_c^l = mean_features Var[o_f | y = c]`` (conv: a feature is a

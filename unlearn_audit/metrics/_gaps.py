@@ -1,4 +1,4 @@
-"""Gaps against a reference model (De Min et al. 2025, spec A5): deltas, Avg. Gap and ToW, over one or several seeds.
+"""Gaps against a reference model (De Min et al. 2025): deltas, Avg. Gap and ToW, over one or several seeds.
 
 Inputs are mappings ``key -> value`` (percent) or ``ModelMetrics``; for several seeds, equal-length lists of them
 paired by position (model seed ``s`` against reference seed ``s``).
@@ -49,7 +49,7 @@ def deltas(metrics: Any, reference: Any, *, keys: Sequence[str] | None = None,
     """Per key: ``M(theta) - M(theta_ref)``, or with several seeds the mean over seeds of the per-seed difference.
 
     ``absolute=True`` gives ``Delta_M = mean_s |M(theta_u^s) - M(theta_ref^s)|`` (absolute value per seed, then
-    the mean; spec A5) instead. ``keys`` defaults to every key present in all of them. NaN propagates.
+    the mean) instead. ``keys`` defaults to every key present in all of them. NaN propagates.
     """
     pairs = _paired(metrics, reference, "deltas")
     ks = list(keys) if keys is not None else _common_keys(pairs)
@@ -62,7 +62,7 @@ def deltas(metrics: Any, reference: Any, *, keys: Sequence[str] | None = None,
 
 
 def mean_abs_delta(metrics: Any, reference: Any, *, keys: Sequence[str] = DEFAULT_GAP_KEYS) -> dict[str, float]:
-    """``Delta_M = mean over seeds s of |M(theta_u^s) - M(theta_ref^s)|`` per key (spec A5, in percentage points)."""
+    """``Delta_M = mean over seeds s of |M(theta_u^s) - M(theta_ref^s)|`` per key (in percentage points)."""
     return deltas(metrics, reference, keys=keys, absolute=True)
 
 

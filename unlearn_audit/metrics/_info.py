@@ -47,7 +47,7 @@ METRIC_INFO: dict[str, MetricInfo] = dict([
     _m("MIA_AUC", "MIA AUC", None, "%", "AUC x100 of the default attack, D_f (members) vs test (non-members)"),
     _m("LT_AUC", "loss-threshold AUC", None, "%", "AUC x100 of the loss-threshold attack, D_f vs test"),
     _m("LT_TPR1", "LT TPR@1%FPR", None, "%", "TPR x100 at 1% FPR of the loss-threshold attack"),
-    _m("MIA_GRMU", "MIA (GRMU)", None, "%", "seed-004 protocol: best-of-6 RandomForest efficacy"),
+    _m("MIA_GRMU", "MIA (GRMU)", None, "%", "De Min et al. 2025's protocol: best-of-6 RandomForest efficacy"),
     _m("MIA_SVC", "MIA (SVC conf.)", None, "%", "SalUn protocol: SVC on confidence, efficacy on D_f"),
     _m("EO", "equalized odds", False, "%",
         "100 * mean over t of |A[t][0] - A[t][1]|, cells binarised around the dominant group"),

@@ -1,4 +1,4 @@
-"""Membership-inference attacks (spec A2): the project default (``mia_efficacy``), De Min et al. 2025's protocol
+"""Membership-inference attacks: the project default (``mia_efficacy``), De Min et al. 2025's protocol
 (``mia_grmu``), SalUn's protocol (``mia_svc_confidence``) and the attacker-free loss-threshold sweep."""
 
 from __future__ import annotations
@@ -62,7 +62,7 @@ def roc_auc(pos_scores: Any, neg_scores: Any) -> float:
 
 def loss_threshold_attack(member_losses: Any, nonmember_losses: Any, *,
                           max_fpr: float = 0.01) -> tuple[float, float]:
-    """Loss-threshold attack (spec A2, attacker-free): predict "member" when ``loss <= tau``, every ``tau`` swept
+    """Loss-threshold attack (attacker-free): predict "member" when ``loss <= tau``, every ``tau`` swept
     exactly by one sort (milliseconds for 10^5 samples).
 
     Returns:
@@ -101,7 +101,7 @@ def _nan_check(*arrays: np.ndarray) -> None:
 def mia_efficacy(*, train_member_losses: Any, train_nonmember_losses: Any, forget_losses: Any,
                  test_losses: Any, seed: int = 0, n_jobs: int | None = None,
                  return_samples: bool = False) -> dict[str, Any]:
-    """Project-default MIA (spec A2, "Project decision"; what thresholds use).
+    """Project-default MIA ("Project decision"; what thresholds use).
 
     Feature: the per-sample cross-entropy loss (eval mode). The attacker is ONE seeded
     ``RandomForestClassifier(n_estimators=100, criterion="gini", class_weight="balanced")`` trained on members =
@@ -145,7 +145,7 @@ def mia_efficacy(*, train_member_losses: Any, train_nonmember_losses: Any, forge
 
 def mia_grmu(*, train_member_losses: Any, train_nonmember_losses: Any, forget_losses: Any, test_losses: Any,
              n_jobs: int | None = None) -> dict[str, Any]:
-    """De Min et al. 2025's "basic MIA" (spec A2a), for reproducing its numbers only: the same loss feature and sets, an
+    """De Min et al. 2025's "basic MIA", for reproducing its numbers only: the same loss feature and sets, an
     unbalanced ``RandomForestClassifier(random_state=0)`` over the grid ``n_estimators in {20, 50, 100} x criterion
     in {gini, entropy}``, keeping the configuration with the highest efficacy on ``D_f`` (optimistic best-of-6,
     first one kept on ties). Unlike the reference code, the AUC is always that of the kept configuration (its
@@ -173,7 +173,7 @@ def mia_grmu(*, train_member_losses: Any, train_nonmember_losses: Any, forget_lo
 
 
 def modified_entropy(probs: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-    """Song & Mittal's modified entropy, correct form (spec A2 pitfall; SalUn's code indexes it wrongly):
+    """Song & Mittal's modified entropy, correct form (SalUn's code indexes it wrongly):
     ``Mentr(p, y) = -(1 - p_y) log p_y - sum_{k != y} p_k log(1 - p_k)``, logs clamped at 1e-30. Float64."""
     p = probs.detach().double()
     y = y.view(-1, 1).long()
@@ -206,7 +206,7 @@ def _svc_feature(name: str, probs: torch.Tensor, y: torch.Tensor) -> np.ndarray:
 def mia_svc_confidence(*, retain_probs: torch.Tensor, retain_y: torch.Tensor, test_probs: torch.Tensor,
                        test_y: torch.Tensor, forget_probs: torch.Tensor, forget_y: torch.Tensor,
                        features: tuple[str, ...] = ("confidence",)) -> dict[str, float]:
-    """SalUn / Sparse ``SVC_MIA_forget_efficacy`` (spec A2b), for reproducing SalUn-line numbers.
+    """SalUn / Sparse ``SVC_MIA_forget_efficacy``, for reproducing SalUn-line numbers.
 
     Shadow members = the first ``n`` retain samples and shadow non-members = the first ``n`` test samples, with
     ``n = min(|D_te|, |D_r|)`` (balanced by construction); one ``SVC(C=3, gamma="auto", kernel="rbf")`` per

@@ -31,7 +31,7 @@ class SplitOutputs:
 
     @property
     def pred(self) -> torch.Tensor:
-        """Argmax prediction (first index on ties, as ``torch.argmax``; spec A3)."""
+        """Argmax prediction (first index on ties, as ``torch.argmax``)."""
         return self.logits.argmax(1) if self.logits.numel() else torch.zeros(0, dtype=torch.int64)
 
     def __len__(self) -> int:

@@ -74,7 +74,7 @@ class ModelRecord:
         name: ``"original"``, a reference (``"retrain"``, ``"retrain+reweight"``), a suite method or the user's.
         role: original / reference / method / user.
         seed: the seed it was produced with.
-        reference: the reference its gaps and findings are computed against (spec A5/D5), ``None`` for references
+        reference: the reference its gaps and findings are computed against, ``None`` for references
             and the original.
         status: ``"ok"`` or ``"failed"`` (a method that raised or returned something unusable).
         error: why it failed.
