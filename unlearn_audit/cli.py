@@ -359,7 +359,8 @@ def build_parser() -> argparse.ArgumentParser:
         gate_options(p)
         p.add_argument("--profile", choices=("smoke", "ci", "full"), default=None,
                        help="audit size: smoke (your method and one retrain), ci (the default suite; 3 seeds of "
-                            "yours, 5 of each reference), full (every method, 3 seeds); for run, replaces the spec's methods, seeds, references and metrics")
+                            "yours, 5 of each reference), full (every method, 3 seeds); for run, replaces the "
+                            "spec's methods, seeds, references and metrics")
         p.add_argument("--methods", type=_methods, default=None, metavar="NAMES",
                        help="default | all | none | comma-separated method names")
         p.add_argument("--seeds", type=_seeds, default=None, metavar="INTS",

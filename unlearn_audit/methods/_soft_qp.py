@@ -12,7 +12,7 @@ This is the paper's Eq. 6 in our sign convention (its ``I_metric(z_i; eps_i) = -
 so the KKT point is the unique optimum; it is one of four closed forms (paper Eq. 7), selected automatically:
 with ``a* = a`` when ``a^T u >= 0`` and ``a* = a - (a^T u / ||u||^2) u`` otherwise (``||a*||^2 = D / ||u||^2``),
 ``eps = a* / (2 lam)`` when ``2 lam Delta >= ||a*||^2`` (cases 1 and 3) and ``eps = Delta a* / ||a*||^2``
-otherwise (cases 2 and 4, independent of ``lam``). Spec D9's fixes are applied: automatic case selection,
+otherwise (cases 2 and 4, independent of ``lam``). Fixes to the reference code are applied: automatic case selection,
 orientation of the task by ``sign(F_0)``, no ad-hoc rescaling, and ``eps`` clipped to ``[-1, eps_max]`` after the
 closed form, with the clipped mass recorded (``box="exact"`` instead solves the QP with the bounds as constraints,
 through its two-multiplier dual, which keeps both linear constraints satisfied).

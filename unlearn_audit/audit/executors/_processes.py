@@ -106,12 +106,7 @@ class ProcessExecutor:
         idle: list[str] = []
         try:
             while not sched.finished:
-                while idle:
-                    step = sched.next_step()
-                    if step is None:
-                        break
-                    w = idle.pop(0)
-                    sched.start(w, step, time.perf_counter())
+                for w, step in sched.assign(idle):
                     procs[w].tasks.put(("task", step.id, sched.task_weights()))
                 if sched.finished:
                     break

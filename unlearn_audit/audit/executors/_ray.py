@@ -173,12 +173,7 @@ class RayExecutor:
         weights_ref: Any = None
         try:
             while not sched.finished:
-                while idle:
-                    step = sched.next_step()
-                    if step is None:
-                        break
-                    w = idle.pop(0)
-                    sched.start(w, step, time.perf_counter())
+                for w, step in sched.assign(idle):
                     if sched.original_weights is not None and weights_ref is None:
                         weights_ref = ray.put(sched.original_weights)
                     pending[actors[w].execute.remote(step.id, weights_ref)] = w

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import pickle
-from typing import Any
+import time
+from typing import Any, Iterator
 
 from ...progress import ProgressEvent, ProgressSink
 from ...report import ModelRecord
@@ -52,6 +53,17 @@ class Schedule:
 
     def start(self, worker: str, step: Step, now: float) -> None:
         self.running[worker] = (step, now)
+
+    def assign(self, idle: list[str]) -> Iterator[tuple[str, Step]]:
+        """Hand ready steps to the ``idle`` workers (first idle first, costliest step first), marking each started:
+        yields ``(worker, step)`` until no worker is idle or no step is ready; ``idle`` loses the busy ones."""
+        while idle:
+            step = self.next_step()
+            if step is None:
+                return
+            worker = idle.pop(0)
+            self.start(worker, step, time.perf_counter())
+            yield worker, step
 
     def finish(self, worker: str, step_id: str, record: ModelRecord | bytes, counters: dict[str, int] | None,
                weights: bytes | None = None) -> None:
