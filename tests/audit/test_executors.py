@@ -161,7 +161,8 @@ def test_a_worker_that_dies_fails_its_step_only(make_spec, tmp_path, monkeypatch
     assert by_seed[1].status == "failed" and "died while running this step (killed by SIGKILL" in by_seed[1].error
     assert by_seed[0].status == "ok"
     assert all(r.status == "ok" for r in report.rows if r.name != "dies_at_seed_one")
-    assert report.config["execution"]["replaced_workers"] >= 1
+    # a replacement worker starts only when steps were still waiting when the death was noticed (timing-dependent)
+    assert report.config["execution"]["replaced_workers"] in (0, 1)
     runs = [f for f in report.findings if f.check == "runs"]
     assert len(runs) == 1 and "seed 1" in runs[0].why
     # the cache is intact: a serial re-run of what did not die loads everything

@@ -299,3 +299,68 @@ def test_what_would_decide_a_relative_check_uses_the_units_of_delta():
     assert finding.status.value == "INCONCLUSIVE"
     assert (finding.lo, finding.hi) == pytest.approx((0.0, 0.7))
     assert "distance to the bound (0.03)" in finding.decide and "half-width (0.05)" in finding.decide
+
+
+# ---------------------------------------------------------------------------------------------- per-seed models
+def _seeded_report(model_ra, ref_ra, sample_var=0.0):
+    rows = [_rec("retrain", "reference", s, RA=v) for s, v in enumerate(ref_ra)]
+    rows += [_rec("mine", "user", 100 + s, "retrain", RA=v) for s, v in enumerate(model_ra)]
+    report = _report(rows)
+    per_seed = {str(100 + s): {"retrain": {"RA": sample_var}} for s in range(len(model_ra))}
+    report.uncertainty = {"level": 0.95, "delta_sample_var": {"mine": {"retrain": {"RA": sample_var / 3}}},
+                          "seed_delta_sample_var": {"mine": per_seed}}
+    return report
+
+
+def test_one_broken_seed_fails_although_the_seed_mean_is_inconclusive():
+    ref = [99.5, 99.2, 99.8, 99.4, 99.6]
+    report = _seeded_report([99.6, 99.4, 60.0], ref, sample_var=0.04)
+    from unlearn_audit.report._compare import compare
+    mean_only = Check("ra", max_drop=3).decide(compare(report, "mine", "retrain", "RA").delta)
+    assert mean_only.status is Status.INCONCLUSIVE          # the method's own spread widens the seed-mean interval
+    (f,) = Thresholds(["ra:drop<=3"]).evaluate(report)
+    assert f.status is Status.FAIL
+    assert f.interval["seed"] == 102 and f.interval["seeds_tested"] == 3
+    assert f.level == pytest.approx(1 - 0.05 / 3) and f.model_value == 60.0
+    assert "seed 102 alone" in f.why and "Bonferroni over 3 seeds" in f.why
+    # healthy seeds: no per-seed FAIL, the seed-mean decision stands
+    (ok,) = Thresholds(["ra:drop<=3"]).evaluate(_seeded_report([99.6, 99.4, 99.5], ref, sample_var=0.04))
+    assert ok.status is Status.PASS and "seed" not in ok.interval
+
+
+def test_each_seed_interval_matches_its_formula():
+    from unlearn_audit.report._compare import compare_each_seed
+
+    ref = [10.0, 12.0, 14.0, 13.0]
+    report = _seeded_report([11.0, 20.0], ref, sample_var=0.5)
+    each = compare_each_seed(report, "mine", "retrain", "RA")
+    m = sum(ref) / 4
+    s2 = sum((x - m) ** 2 for x in ref) / 3
+    seed_var = s2 * (1 + 1 / 4)
+    total = 0.5 + seed_var
+    df = total ** 2 / (seed_var ** 2 / 3)
+    q = t_quantile(1 - 0.05 / 2 / 2, df)
+    assert [e.seed for e in each] == [100, 101]
+    assert each[1].delta.estimate == pytest.approx(20.0 - m)
+    assert each[1].delta.hi == pytest.approx(20.0 - m + q * math.sqrt(total))
+    assert each[1].delta.level == pytest.approx(0.975)
+    # one seed, or the original as the reference: nothing to test per seed
+    assert compare_each_seed(_seeded_report([11.0], ref), "mine", "retrain", "RA") == []
+
+
+def test_per_seed_failures_keep_the_family_wise_false_fail_rate_below_alpha():
+    """Known truth: every model of the method sits exactly at the bound (|delta| = 3, the worst case allowed) and
+    scatters with the references' seed spread; over 400 synthetic audits the share with any per-seed FAIL must
+    stay below 5% (Bonferroni over 3 seeds: about 2.5% expected, one-sided)."""
+    import numpy as np
+
+    rng = np.random.default_rng(7)
+    fails = 0
+    th = Thresholds(["ra:abs<=3"])
+    for _ in range(400):
+        ref = list(90.0 + rng.normal(0.0, 2.0, 5))
+        model = list(93.0 + rng.normal(0.0, 2.0, 3))
+        (f,) = th.evaluate(_seeded_report(model, ref))
+        fails += f.status is Status.FAIL
+    assert fails / 400 <= 0.05
+    assert fails > 0   # the test has power: at the bound some audits do fail

@@ -104,12 +104,14 @@ class Plan:
 def estimated_cost(method: Method | None, recipe_epochs: int) -> float:
     """The estimated work of producing a model, in passes over the data: ``recipe_epochs`` for the original and
     the reference retrains (a full training), else the method's ``epochs`` plus ``forget_epochs`` hyper-parameters
-    (at least 1: a method without epochs, e.g. a one-shot Fisher or influence update, makes about one pass).
+    (``epochs=None``: the recipe's; at least 1: a method without epochs, e.g. a one-shot Fisher or influence update, makes about one pass).
 
     Only the order in which pool executors start ready steps depends on it, never a result."""
     if method is None or method.info.reference:
         return float(max(1, recipe_epochs))
     hyper = method.hyperparams()
+    if "epochs" in hyper and hyper["epochs"] is None:   # epochs=None: as many as the recipe's
+        hyper["epochs"] = recipe_epochs
     passes = sum(float(v) for k in ("epochs", "forget_epochs")
                  if isinstance(v := hyper.get(k), (int, float)) and not isinstance(v, bool))
     return max(1.0, passes)
@@ -204,6 +206,7 @@ def plan(spec: AuditSpec, *, device: torch.device) -> Plan:
     if spec.user_method is not None:
         jobs += [(spec.user_method, s, "user") for s in spec.seeds]
     for method, seed, role in jobs:
+        method = method.for_recipe(spec.recipe)
         if role == "user" and not isinstance(spec.unlearn_fn, (str, Method)):
             ident = source_identity(spec.unlearn_fn)
         else:

@@ -71,6 +71,9 @@ def run_audit(spec: AuditSpec, *, progress: bool | ProgressSink = True, executor
     device = resolve_device(spec.device)
     the_plan = plan(spec, device=device)
     cache = Cache(spec.resolved_cache_dir())
+    if getattr(chosen, "name", None) in ("processes", "ray") and cache.enabled and all(
+            s.metrics_key is not None and cache.contains("metrics", s.metrics_key) for s in the_plan.steps):
+        chosen = get_executor("serial", source="run_audit")   # all cached: starting workers would cost seconds
     job = Job(spec=spec, plan=the_plan, device=device, cache=cache)
     if spec.method_timeout is not None:   # every method must be importable by the process that runs it
         sample = fresh_model(spec, spec.seeds[0])

@@ -6,7 +6,9 @@
    re-deriving every metric of every record from its per-sample outcomes;
 2. per model, the replicates of its seed mean; their variance is ``sample_var[model][metric]``, and the variance
    of the difference to each reference (and to the original), replicate by replicate, is
-   ``delta_sample_var[model][reference][metric]`` (the intervals of ``report._compare`` read these);
+   ``delta_sample_var[model][reference][metric]`` (the intervals of ``report._compare`` read these); for models
+   audited with several seeds also that of each seed's model alone, ``seed_delta_sample_var[model][seed]
+   [reference][metric]`` (the per-seed decisions of ``report._compare.compare_each_seed``);
 3. FQ ("forget quality", TOFU's KS test): the p-value of the two-sample KS test of each record's forget-set
    losses against its reference's (``stats.ks_forget_quality``), stored as the record's metric ``FQ``.
 """
@@ -52,6 +54,16 @@ def assemble_uncertainty(report: AuditReport, data: Any, *, n_boot: int, level: 
                 continue
             common = [k for k in m if k in means[ref]]
             delta_var.setdefault(name, {})[ref] = {k: float(np.var(m[k] - means[ref][k], ddof=1)) for k in common}
+    seed_delta_var: dict[str, dict[str, dict[str, dict[str, float]]]] = {}
+    for name, items in by_model.items():
+        if len(items) < 2 or any(r.role in ("reference", "original") for r, _ in items):
+            continue
+        for r, rep in items:
+            per = seed_delta_var.setdefault(name, {}).setdefault(str(r.seed), {})
+            for ref in refs:
+                if ref != name and ref in means:
+                    per[ref] = {k: float(np.var(rep[k] - means[ref][k], ddof=1)) for k in means[name]
+                                if k in means[ref] and k in rep}
     sizes = {k: int(v.size) for k, v in layout.groups.items()}
     attacked = [r.samples["fgsm.correct"].size for r in rows if r.samples and "fgsm.correct" in r.samples]
     attacked += [r.samples["pgd.correct"].size for r in rows if r.samples and "pgd.correct" in r.samples]
@@ -62,7 +74,8 @@ def assemble_uncertainty(report: AuditReport, data: Any, *, n_boot: int, level: 
             "stratified_by": "group (y, a) within each split",
             "clusters": {k: int(np.unique(v).size) for k, v in layout.clusters.items()},
             "models_without_samples": missing, "seconds": round(time.perf_counter() - t0, 3),
-            "sample_var": sample_var, "delta_sample_var": delta_var}
+            "sample_var": sample_var, "delta_sample_var": delta_var,
+            "seed_delta_sample_var": seed_delta_var}
 
 
 def _forget_quality(report: AuditReport) -> None:

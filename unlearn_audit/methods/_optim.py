@@ -24,10 +24,12 @@ class OptimParams:
     ``batch_size=None`` means the batch size of the recipe the original was trained with (``ctx.recipe``): the
     method's batches then scale with the user's data and training as the paper defaults (batch 256 on CIFAR) do,
     instead of a fixed small batch that costs thousands of steps on a large retain set. ``Method`` resolves it
-    (``for_recipe``) before the method runs.
+    (``for_recipe``) before the method runs. ``epochs=None`` likewise means the recipe's epochs: the method trains
+    as long as the original did (the paper setups fine-tune for a third of their 30-epoch trainings or less; a fixed
+    10 epochs after a 4-epoch training would cost 2.5 retrains).
     """
 
-    epochs: int = 5
+    epochs: int | None = 5
     lr: float = 0.01
     batch_size: int | None = 64
     optimizer: str = "sgd"
@@ -37,13 +39,18 @@ class OptimParams:
     grad_clip: float | None = None
 
     def __post_init__(self) -> None:
-        self._as_recipe(1 if self.batch_size is None else self.batch_size)  # validates with TrainRecipe's messages
+        # validates with TrainRecipe's messages
+        self._as_recipe(1 if self.batch_size is None else self.batch_size, 1 if self.epochs is None else self.epochs)
 
     def for_recipe(self, recipe: TrainRecipe | None) -> "OptimParams":
-        """These parameters with ``batch_size=None`` replaced by ``recipe.batch_size`` (64 without a recipe)."""
-        if self.batch_size is not None:
-            return self
-        return dataclasses.replace(self, batch_size=recipe.batch_size if recipe is not None else 64)
+        """These parameters with ``batch_size=None`` / ``epochs=None`` replaced by ``recipe.batch_size`` /
+        ``recipe.epochs`` (64 / 5 without a recipe)."""
+        changes: dict[str, int] = {}
+        if self.batch_size is None:
+            changes["batch_size"] = recipe.batch_size if recipe is not None else 64
+        if self.epochs is None:
+            changes["epochs"] = recipe.epochs if recipe is not None else 5
+        return dataclasses.replace(self, **changes) if changes else self
 
     def recipe(self) -> TrainRecipe:
         """The ``TrainRecipe`` of these hyper-parameters (bf16 autocast and channels_last on CUDA, as ``fit``).
@@ -51,13 +58,15 @@ class OptimParams:
         Raises:
             ValueError: ``batch_size`` is still ``None`` (call ``for_recipe`` first).
         """
-        if self.batch_size is None:
-            raise ValueError(f"{type(self).__name__}.batch_size: None (the recipe's) must be resolved with "
-                             f"for_recipe(ctx.recipe) before training")
-        return self._as_recipe(self.batch_size)
+        for name in ("batch_size", "epochs"):
+            if getattr(self, name) is None:
+                raise ValueError(f"{type(self).__name__}.{name}: None (the recipe's) must be resolved with "
+                                 f"for_recipe(ctx.recipe) before training")
+        assert self.batch_size is not None and self.epochs is not None
+        return self._as_recipe(self.batch_size, self.epochs)
 
-    def _as_recipe(self, batch_size: int) -> TrainRecipe:
-        return TrainRecipe(epochs=self.epochs, lr=self.lr, batch_size=batch_size, optimizer=self.optimizer,
+    def _as_recipe(self, batch_size: int, epochs: int) -> TrainRecipe:
+        return TrainRecipe(epochs=epochs, lr=self.lr, batch_size=batch_size, optimizer=self.optimizer,
                            momentum=self.momentum, weight_decay=self.weight_decay, schedule=self.schedule,
                            grad_clip=self.grad_clip)
 

@@ -86,6 +86,12 @@ class Method:
             raise TypeError(f"method {self.name!r}: unknown hyper-parameter(s) {unknown}; known: {sorted(names)}")
         return dataclasses.replace(self, params=dataclasses.replace(self.params, **overrides))
 
+    def for_recipe(self, recipe: Any) -> "Method":
+        """This method with the hyper-parameters that defer to the training recipe (``epochs=None``,
+        ``batch_size=None``) resolved against ``recipe``, so reports and cache keys show what actually runs."""
+        resolve = getattr(self.params, "for_recipe", None)
+        return self if resolve is None else dataclasses.replace(self, params=resolve(recipe))
+
     def hyperparams(self) -> dict[str, Any]:
         """JSON-friendly hyper-parameters (part of cache keys and reports)."""
         out = dataclasses.asdict(self.params) if self.params is not None else {}

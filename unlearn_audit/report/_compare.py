@@ -30,7 +30,7 @@ if TYPE_CHECKING:  # pragma: no cover
 # ``..stats`` (numpy) is imported inside the functions: the check vocabulary imports this package and must stay
 # light for a pytest run that only parses options.
 
-__all__ = ["Comparison", "compare", "value_interval", "ok_records", "INTERVAL_METHOD"]
+__all__ = ["Comparison", "compare", "compare_each_seed", "value_interval", "ok_records", "INTERVAL_METHOD"]
 
 #: How every interval is computed, in words (the report quotes it).
 INTERVAL_METHOD = ("paired, group-stratified bootstrap over evaluation samples (every model resampled on the same "
@@ -171,3 +171,49 @@ def compare(report: "AuditReport", name: str, reference: str, metric: str, *,
                       reference_values=tuple(rs), model_seeds=tuple(r.seed for r in m_recs),
                       reference_seeds=tuple(r.seed for r in r_recs), delta=delta,
                       abs_paired=_mean(shared) if shared else None, seed_models=pooled)
+
+
+@dataclass(frozen=True)
+class SeedComparison:
+    """One seed's model against its reference's seed mean (``compare_each_seed``)."""
+
+    seed: int
+    model_value: float
+    delta: "Interval"
+
+
+def compare_each_seed(report: "AuditReport", name: str, reference: str, metric: str, *,
+                      level: float | None = None) -> list[SeedComparison]:
+    """Each seed's model of ``name`` alone against ``reference``, at the Bonferroni level over its seeds.
+
+    For seed ``s`` of ``n`` (``n >= 2``): ``delta_s = M(model, s) - mean_s' M(reference, s')`` with the variance
+    of that difference over the stored paired bootstrap replicates plus the seed variance of one model against a
+    seed mean, ``s_r^2 * (1 + 1 / n_ref)``, where ``s_r^2`` is the *reference's* between-seed variance (pooled
+    over the references when it has fewer than two seeds): the interval a one-seed audit of that model would get,
+    so a method whose own seeds spread widely cannot hide a broken model behind its spread. The level is
+    ``1 - (1 - level) / n``, so that the chance that any of the ``n`` intervals misses is at most ``1 - level``.
+    Empty when the model has fewer than two seeds, the reference is the original (one fixed model) or the
+    per-seed bootstrap was not stored.
+    """
+    from ..stats import combine_variances
+
+    m_recs, r_recs = ok_records(report, name, metric), ok_records(report, reference, metric)
+    per_seed = _uncertainty(report).get("seed_delta_sample_var", {}).get(name, {})
+    if len(m_recs) < 2 or not r_recs or reference == "original" or not per_seed:
+        return []
+    rs = [r.values[metric] for r in r_recs]
+    s2, df, _ = _seed_pool(report, metric, reference)
+    if s2 is None:
+        return []
+    n = len(m_recs)
+    each_level = 1.0 - (1.0 - _level(report, level)) / n
+    out = []
+    for rec in m_recs:
+        vs = per_seed.get(str(rec.seed), {}).get(reference, {}).get(metric)
+        if vs is None:
+            return []
+        delta = combine_variances(rec.values[metric] - _mean(rs), sample_var=vs, seed_var=s2 * (1.0 + 1.0 / len(rs)),
+                                  seed_df=float(df), level=each_level, seeds_measured=True,
+                                  notes=[f"seed {rec.seed}'s model alone, Bonferroni level over {n} seeds"])
+        out.append(SeedComparison(seed=rec.seed, model_value=rec.values[metric], delta=delta))
+    return out

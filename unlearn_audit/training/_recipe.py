@@ -33,7 +33,7 @@ class TrainRecipe:
         augment: ``None``, ``"flip"`` (random horizontal flip) or ``"crop_flip"`` (flip + 2-pixel random shift);
             images only.
         amp: bf16 autocast on CUDA (no effect on CPU).
-        channels_last: channels_last memory format for conv nets on CUDA.
+        channels_last: channels_last memory format for conv nets (on CUDA and CPU; faster on both).
         compile: run the training forward through ``torch.compile`` (the first steps compile; benchmarks
             exclude them as warm-up).
         grad_clip: max global gradient norm, or ``None``.

@@ -18,7 +18,7 @@ __all__ = ["Trainer", "group_dro_loss"]
 class Trainer:
     """Optimizer, LR schedule and forward pass of one training run, on ``device``.
 
-    Constructing it moves ``model`` to ``device`` in train mode (channels_last memory format on CUDA for conv
+    Constructing it moves ``model`` to ``device`` in train mode (channels_last memory format on CUDA and CPU for conv
     nets when ``recipe.channels_last``), optionally wraps the forward in ``torch.compile`` (``recipe.compile``),
     and builds the recipe's optimizer (fused kernels when every parameter is on CUDA) and per-step schedule.
     Nothing in ``__call__`` / ``step`` / ``train_step`` reads a value back to the host, so a loop of steps never
