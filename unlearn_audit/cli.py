@@ -405,7 +405,8 @@ def build_parser() -> argparse.ArgumentParser:
         baseline_options(p)
         p.add_argument("--all-models", action="store_true", help="show every model against the baseline")
         p.add_argument("--executor", choices=("serial", "processes", "ray"), default=None,
-                       help="how the audit's models are trained: serial (default, this process), processes (worker "
+                       help="how the audit's models are trained: serial (default, this process; demo: processes "
+                            "on a CPU-only machine with 2+ cores), processes (worker "
                             "processes on this machine: one per GPU, or CPU workers splitting the cores) or ray "
                             "(a Ray cluster; pip install 'unlearn-audit[ray]')")
         p.add_argument("--workers", type=_workers, default=None, metavar="N",
@@ -416,9 +417,11 @@ def build_parser() -> argparse.ArgumentParser:
                             "ray://host:10001 (default: a local Ray started for the run)")
 
     demo = sub.add_parser("demo", help="audit an example method on the embedded colored_digits data",
-                          description="Audit an example unlearning function (re-initialise the last 3 layers, then "
-                                      "fine-tune) on colored_digits against the default suite and both reference "
-                                      "retrains.")
+                          description="Audit an example unlearning function (an independent retrain from "
+                                      "scratch on the retain set: what a PASS looks like) on colored_digits against "
+                                      "the default suite and both reference retrains. On a CPU-only machine with "
+                                      "several cores it runs one worker process per core unless --executor says "
+                                      "otherwise.")
     audit_options(demo)
     demo.set_defaults(func=_cmd_demo)
 

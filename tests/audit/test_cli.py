@@ -292,3 +292,24 @@ def test_method_timeout_option_reaches_the_spec(spec_file, monkeypatch):
     with pytest.raises(Stop):
         cli.main(["run", f"{spec_file}:spec", "--no-progress"])
     assert seen == [90.0, None]
+
+
+def test_demo_runs_one_worker_per_core_on_a_cpu_only_machine(monkeypatch):
+    import argparse
+
+    import torch
+
+    from unlearn_audit import cli
+
+    args = argparse.Namespace(executor=None, workers=None, ray_address=None, device=None)
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    monkeypatch.setattr(cli, "_cpu_cores", lambda: 2)
+    assert cli._execution(args, parallel_on_cpu=True)["executor"] == "processes"
+    assert cli._execution(args)["executor"] == "serial"                      # `run` keeps serial
+    monkeypatch.setattr(cli, "_cpu_cores", lambda: 1)
+    assert cli._execution(args, parallel_on_cpu=True)["executor"] == "serial"
+    monkeypatch.setattr(cli, "_cpu_cores", lambda: 2)
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    assert cli._execution(args, parallel_on_cpu=True)["executor"] == "serial"   # a GPU: one process
+    explicit = argparse.Namespace(executor="serial", workers=None, ray_address=None, device=None)
+    assert cli._execution(explicit, parallel_on_cpu=True)["executor"] == "serial"

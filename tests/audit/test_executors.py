@@ -150,6 +150,11 @@ def test_processes_give_the_serial_report(make_spec, tmp_path, monkeypatch):
     # no cache: the original's weights travel to the workers instead
     nocache = run_audit(make_spec(cache_dir=False, **kw), executor="processes", workers=2, progress=False)
     assert rows(nocache) == rows(serial)
+    # everything cached: no workers are started (they would only load the cache), same report
+    again = run_audit(make_spec(cache_dir=tmp_path / "processes", **kw), executor="processes", workers=2,
+                      progress=False)
+    assert again.config["execution"]["executor"] == "serial" and all(r.cached for r in again.rows)
+    assert rows(again) == rows(serial)
 
 
 def test_a_worker_that_dies_fails_its_step_only(make_spec, tmp_path, monkeypatch):

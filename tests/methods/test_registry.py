@@ -170,3 +170,21 @@ def test_as_method_rejects_bad_signatures():
 
 def test_public_api_exports():
     assert ua.get_method is get_method and ua.UnlearnContext is UnlearnContext
+
+
+def test_epochs_and_batch_size_none_take_the_recipes():
+    from unlearn_audit.training import TrainRecipe
+
+    recipe = TrainRecipe(epochs=3, batch_size=96)
+    ft = get_method("ft")
+    assert ft.hyperparams()["epochs"] is None and ft.hyperparams()["batch_size"] is None
+    resolved = ft.for_recipe(recipe)
+    assert resolved.hyperparams()["epochs"] == 3 and resolved.hyperparams()["batch_size"] == 96
+    assert resolved.params.recipe().epochs == 3
+    # explicit values win; miu keeps its batch of 32 and takes the recipe's epochs
+    assert get_method("ft", epochs=7).for_recipe(recipe).hyperparams()["epochs"] == 7
+    miu = get_method("miu").for_recipe(recipe).hyperparams()
+    assert miu["epochs"] == 3 and miu["batch_size"] == 32
+    with pytest.raises(ValueError, match=r"batch_size: None \(the recipe.s\) must be resolved"):
+        ft.params.recipe()
+    assert get_method("fisher").for_recipe(recipe) == get_method("fisher")   # no optimiser: unchanged
