@@ -382,7 +382,8 @@ class Check:
                 "drop": f"drop of {name} vs {ref} = {fmt(est)}{vals}",
                 "rel": f"relative change of {name} vs {ref} = {fmt(est)}{vals}",
                 "min": f"{name} = {fmt(est)}", "max": f"{name} = {fmt(est)}"}[self.kind]
-        ci = f"{level:.0%} CI [{fmt(lo)}, {fmt(hi)}]"
+        pct = f"{level:.0%}" if abs(level * 100 - round(level * 100)) < 1e-9 else f"{level:.2%}"
+        ci = f"{pct} CI [{fmt(lo)}, {fmt(hi)}]"
         op = ">=" if self.kind == "min" else "<="
         relation = {Status.PASS: "inside", Status.WARN: "inside, but within the warning margin of,",
                     Status.FAIL: "wholly outside", Status.INCONCLUSIVE: "straddling",
